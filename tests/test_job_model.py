@@ -1,0 +1,127 @@
+"""The pure job model: construction, validation, transitions, encoding, retry delays."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from swell.errors import CorruptJob, InvalidJob, InvalidTransition, PayloadTooLarge
+from swell.job import (
+    Job,
+    Priority,
+    Status,
+    decode,
+    encode,
+    is_ready,
+    new_job,
+    priority_score,
+    transition,
+)
+from swell.retry import Backoff, RetryPolicy, retry_delay, should_retry
+
+NOW = 1_700_000_000.0
+
+
+def test_new_job_defaults_and_round_trip() -> None:
+    job = new_job("send_email", {"to": "a@example.com"}, now=NOW, tenant="acme")
+    assert job.status is Status.PENDING
+    assert job.priority is Priority.NORMAL
+    assert job.max_retries == 3
+    assert len(job.id) == 16
+    assert decode(encode(job)) == job
+
+
+def test_delay_makes_a_scheduled_job() -> None:
+    job = new_job("t", now=NOW, delay=5)
+    assert job.status is Status.SCHEDULED
+    assert job.run_at == NOW + 5
+    assert not is_ready(job, NOW + 4.99)
+    assert is_ready(job, NOW + 5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"delay": -1}, "delay must be >= 0 seconds, got -1"),
+        ({"priority": "urgent"}, "unknown priority 'urgent': use one of critical, high, normal, low"),
+        ({"args": {"when": object()}}, "are not JSON-serialisable"),
+        ({"queue": "bad{queue}"}, "invalid queue name"),
+        ({"max_retries": -2}, "max_retries must be >= 0"),
+        ({"timeout": 0}, "timeout must be > 0 seconds"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_clear_message(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidJob, match=message.replace("(", r"\(").replace("{", r"\{")):
+        new_job("t", now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def test_payload_limit() -> None:
+    with pytest.raises(PayloadTooLarge, match="over the 100-byte payload limit"):
+        new_job("t", {"blob": "x" * 200}, now=NOW, payload_limit=100)
+
+
+def test_priority_parse_accepts_names_and_numbers() -> None:
+    assert Priority.parse("Critical") is Priority.CRITICAL
+    assert Priority.parse(3) is Priority.LOW
+    with pytest.raises(InvalidJob):
+        Priority.parse(7)
+
+
+def test_transitions() -> None:
+    job = new_job("t", now=NOW)
+    running = transition(job, Status.RUNNING, attempts=1)
+    assert running.status is Status.RUNNING and running.attempts == 1
+    done = transition(running, Status.COMPLETED, result=42)
+    with pytest.raises(InvalidTransition, match="cannot go from completed to running"):
+        transition(done, Status.RUNNING)
+    with pytest.raises(InvalidTransition):
+        transition(job, Status.COMPLETED)  # pending jobs must run first
+
+
+@pytest.mark.parametrize(
+    "raw", [b"not json", b"[1,2]", b'{"id": "x"}', b'{"id":"x","type":"t","priority":9}']
+)
+def test_corrupt_records_raise_corrupt_job(raw: bytes) -> None:
+    with pytest.raises(CorruptJob):
+        decode(raw)
+
+
+def test_priority_score_orders_priority_then_fifo() -> None:
+    assert priority_score(Priority.CRITICAL, 10**9) < priority_score(Priority.HIGH, 0)
+    assert priority_score(Priority.LOW, 1) < priority_score(Priority.LOW, 2)
+
+
+def test_default_retry_delays_exponential_capped_jittered() -> None:
+    p = RetryPolicy()
+    assert [retry_delay(p, n) for n in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert retry_delay(p, 3, rand=0.0) == pytest.approx(8 * 0.9)
+    assert retry_delay(p, 3, rand=1.0) == pytest.approx(8 * 1.1)
+    assert retry_delay(p, 10_000) == 60
+
+
+def test_linear_and_constant() -> None:
+    lin = RetryPolicy(Backoff.LINEAR, initial=2, jitter=0, cap=7)
+    assert [retry_delay(lin, n) for n in range(5)] == [2, 4, 6, 7, 7]
+    const = RetryPolicy(Backoff.CONSTANT, initial=3, jitter=0)
+    assert {retry_delay(const, n) for n in range(5)} == {3}
+
+
+def test_should_retry_counts_reruns() -> None:
+    assert [should_retry(a, 3) for a in range(1, 6)] == [True, True, True, False, False]
+
+
+@given(
+    n=st.integers(min_value=0, max_value=10**6),
+    rand=st.floats(min_value=0, max_value=1),
+    initial=st.floats(min_value=0, max_value=100),
+    jitter=st.floats(min_value=0, max_value=1),
+)
+def test_retry_delay_bounded_by_cap_and_jitter(n: int, rand: float, initial: float, jitter: float) -> None:
+    p = RetryPolicy(initial=initial, jitter=jitter, cap=60)
+    assert 0 <= retry_delay(p, n, rand) <= 60 * (1 + jitter) + 1e-9
+
+
+def test_job_from_dict_keeps_unknown_priorities_out() -> None:
+    with pytest.raises(CorruptJob):
+        Job.from_dict({"id": "x", "type": "t", "status": "exploded"})
