@@ -1,0 +1,736 @@
+"""Worker: claims jobs from a store, runs their handlers with concurrency N, settles outcomes.
+
+One asyncio task (the fetch loop) claims only as many jobs as the worker has free slots (no
+prefetch hoarding, so priorities and the autoscaler's backlog stay truthful) and reports what
+finished in batches: each loop iteration makes one ``claim`` call per queue and one ``settle``
+call for every outcome collected since the last one, run side by side.
+
+Semantics (documented for users in the README):
+
+* Lease renewal is the job of a heartbeat task of the worker, independent of job code: a
+  CPU-bound sync handler running in a thread does not lose its lease. The heartbeat also learns
+  of cancel requests and lost leases. Sync handlers cannot be interrupted: when cancelled, timed
+  out or past the shutdown grace their thread runs on, but the result is discarded;
+  ``ctx.cancel_requested`` lets long loops stop early.
+* Timeout (``job.timeout``, else the handler's): an async handler is cancelled; a sync handler's
+  result is discarded. The attempt then counts as failed with a ``TimeoutError`` error and is
+  retried per the job's retry policy.
+* Failure: ``PermanentError`` dead-letters at once; ``Retry(delay)`` retries after ``delay``
+  (or the policy's delay) while retries remain; any other exception retries per the policy and
+  dead-letters with reason "retries exhausted" once ``max_retries`` re-runs were spent. Unknown
+  job types, args that fail the handler's model and tenants the resolver cannot resolve are
+  dead-lettered without retry.
+* Cancel: a running job whose cancel was requested is cancelled (async) or abandoned (sync)
+  within about one heartbeat and recorded CANCELLED.
+* Shutdown (``stop()``, SIGTERM or SIGINT): stop claiming, let running jobs finish within
+  ``shutdown_grace`` seconds, then give the rest back to pending without counting the attempt.
+  A second signal exits the process at once; the leases bring its jobs back.
+* Store outage (``StoreUnavailable``): one log line, then capped exponential backoff; running
+  jobs keep running and their outcomes are kept until the store is back. A watchdog restarts a
+  fetch loop that made no progress for ``stall_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from queue import SimpleQueue
+from typing import Any
+
+from pydantic import ValidationError
+
+from swell.app import App
+from swell.context import JobContext
+from swell.errors import (
+    ArgsValidationError,
+    PermanentError,
+    Retry,
+    StoreUnavailable,
+    SwellError,
+    TenantNotResolved,
+)
+from swell.job import Job, JobError
+from swell.registry import Handler, describe_validation_error, interpret_result
+from swell.retry import retry_delay, should_retry
+from swell.stats import WorkerInfo
+from swell.store.base import Outcome, OutcomeKind
+from swell.tenant import resolve_tenant
+
+log = logging.getLogger(__name__)
+
+COMPLETE = OutcomeKind.COMPLETE
+MIN_POLL = 0.005  # first idle wait; doubles up to poll_interval while queues stay empty
+TRACEBACK_LIMIT = 8000  # characters of traceback kept with a failed attempt
+
+# Why the worker stopped an attempt itself (slot.stop).
+_CANCELLED = "cancelled"
+_LOST = "lost"
+_SHUTDOWN = "shutdown"
+
+
+class JobTimeout(SwellError, TimeoutError):
+    """An attempt ran longer than its timeout."""
+
+
+class HandlerFailed(SwellError):
+    """A handler returned ``{"success": False, "error": ...}``."""
+
+    def __init__(self, error: Any) -> None:
+        if isinstance(error, dict):
+            self.error_type = str(error.get("type") or "HandlerFailed")
+            message = str(error.get("message") or error)
+        else:
+            self.error_type = "HandlerFailed"
+            message = "handler reported failure" if error is None else str(error)
+        super().__init__(message)
+
+
+class _Slot:
+    """One running attempt."""
+
+    __slots__ = ("ctx", "handler", "job", "stop", "task")
+
+    def __init__(self, job: Job, handler: Handler | None) -> None:
+        self.job = job
+        self.handler = handler
+        self.task: asyncio.Task[None] | None = None
+        self.ctx: JobContext | None = None
+        self.stop: str | None = None
+
+
+# -- pure policy ---------------------------------------------------------------------------------
+def failure_outcome(job: Job, exc: BaseException, duration: float | None, rand: float) -> Outcome:
+    """What to do after an attempt raised ``exc``: retry per policy, or dead-letter."""
+    if isinstance(exc, PermanentError):
+        return Outcome(job, OutcomeKind.FAIL, error=_error(exc), reason="permanent error",
+                       duration=duration)
+    if isinstance(exc, TenantNotResolved):
+        return Outcome(job, OutcomeKind.FAIL, error=_error(exc), reason="tenant not resolved",
+                       duration=duration)
+    if isinstance(exc, ArgsValidationError):
+        return Outcome(job, OutcomeKind.FAIL, error=_error(exc), reason="invalid args",
+                       duration=duration)
+    error = _error(exc, with_traceback=not isinstance(exc, Retry | JobTimeout | HandlerFailed))
+    if not should_retry(job.attempts, job.max_retries):
+        return Outcome(job, OutcomeKind.FAIL, error=error, reason="retries exhausted", duration=duration)
+    if isinstance(exc, Retry) and exc.delay is not None:
+        delay = max(0.0, float(exc.delay))
+    else:
+        delay = retry_delay(job.retry_policy, job.attempts - 1, rand)
+    return Outcome(job, OutcomeKind.RETRY, error=error, delay=delay, duration=duration)
+
+
+def _error(exc: BaseException, with_traceback: bool = False) -> JobError:
+    if isinstance(exc, JobTimeout):
+        return JobError("TimeoutError", str(exc))
+    if isinstance(exc, HandlerFailed):
+        return JobError(exc.error_type, str(exc))
+    tb = None
+    if with_traceback and exc.__traceback__ is not None:
+        tb = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
+    return JobError(type(exc).__name__, str(exc), tb)
+
+
+def unknown_type_outcome(job: Job) -> Outcome:
+    message = f"no handler registered for job type {job.type!r}"
+    return Outcome(job, OutcomeKind.FAIL, error=JobError("UnknownJobType", message),
+                   reason="unknown job type")
+
+
+def cancelled_outcome(job: Job, duration: float | None) -> Outcome:
+    # The store records a FAIL of a job whose cancel was requested as CANCELLED.
+    return Outcome(job, OutcomeKind.FAIL, error=JobError("Cancelled", "cancelled on request"),
+                   reason="cancelled", duration=duration)
+
+
+def ordered_queues(queues: Sequence[str], weights: Sequence[float] | None, rand: Callable[[], float]
+                   ) -> list[str]:
+    """Claim order for one iteration: as given (strict), or a weighted random permutation."""
+    if weights is None:
+        return list(queues)
+    # Efraimidis-Spirakis: key = u ** (1 / w); sorting by key samples without replacement.
+    keyed = [(rand() ** (1.0 / w) if w > 0 else -1.0, q) for q, w in zip(queues, weights, strict=True)]
+    keyed.sort(reverse=True)
+    return [q for _, q in keyed]
+
+
+# -- threads for sync handlers -------------------------------------------------------------------
+class _ThreadPool:
+    """Daemon threads for sync handlers.
+
+    Daemon threads, so a sync handler still running after shutdown (its result discarded) does
+    not keep the process alive; a new thread starts whenever none is idle, so a handler that
+    overran its timeout never delays the next job.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._queue: SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any],
+                                       Callable[..., Any], tuple[Any, ...]] | None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        with self._lock:
+            if self._idle == 0:
+                t = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}",
+                                     daemon=True)
+                self._threads.append(t)
+                t.start()
+            else:
+                self._idle -= 1
+        self._queue.put((loop, fut, fn, args))
+        return fut
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            loop, fut, fn, args = item
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                _deliver(loop, fut, None, exc)
+            else:
+                _deliver(loop, fut, result, None)
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self) -> None:
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._queue.put(None)
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[Any], result: Any,
+             exc: BaseException | None) -> None:
+    def set_() -> None:
+        if fut.done():
+            return  # timed out or cancelled meanwhile: the result is discarded
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+        loop.call_soon_threadsafe(set_)
+
+
+# -- the worker ----------------------------------------------------------------------------------
+class Worker:
+    """Runs the jobs of an App's queues.
+
+    queues:             queues to serve; default: the queues of the registered handlers, or
+                        ["default"] when there are none.
+    concurrency:        how many jobs run at once (async tasks and sync threads together).
+    weights:            None = strict order (a later queue is served only when the earlier ones
+                        are empty), else one weight per queue for a weighted random order.
+    shutdown_grace:     seconds running jobs get to finish after a stop request.
+    heartbeat_interval: seconds between lease renewals / cancel checks / worker heartbeats
+                        (capped at a third of the lease).
+    poll_interval:      longest wait between claims while the queues are empty.
+    max_backoff:        longest wait between retries while the store is unavailable.
+    stall_timeout:      the watchdog restarts a fetch loop that made no progress this long.
+    handle_signals:     install SIGTERM/SIGINT handlers while running (main thread only).
+    scheduler:          run ``swell.scheduler.Scheduler`` (delayed jobs, retries, cron).
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 10,
+        weights: Sequence[float] | None = None,
+        shutdown_grace: float = 25.0,
+        heartbeat_interval: float = 1.0,
+        poll_interval: float = 0.25,
+        max_backoff: float = 5.0,
+        stall_timeout: float = 30.0,
+        handle_signals: bool = True,
+        scheduler: bool = True,
+        worker_id: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.app = app
+        self.store = app.store
+        self.queues: list[str] = list(queues) if queues else (app.registry.queues() or ["default"])
+        if weights is not None:
+            if len(weights) != len(self.queues):
+                raise ValueError("give one weight per queue")
+            if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
+                raise ValueError("weights must be >= 0 and not all 0")
+        self.weights = list(weights) if weights is not None else None
+        self.concurrency = concurrency
+        self.shutdown_grace = shutdown_grace
+        lease = app.settings.lease
+        self.heartbeat_interval = min(heartbeat_interval, lease / 3) if lease > 0 else heartbeat_interval
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.stall_timeout = stall_timeout
+        self.handle_signals = handle_signals
+        self.use_scheduler = scheduler
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.pod = os.environ.get("POD_NAME") or self.host
+        self.id = worker_id or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self.processed = 0
+        self.failed = 0
+        self.started_at = 0.0
+        self._running: dict[str, _Slot] = {}
+        self._outcomes: list[Outcome] = []
+        self._handlers = app.registry  # looked up per claim: late registrations are seen
+        self._random = random.Random()
+        self._threads = _ThreadPool(f"swell-{self.id[-8:]}")
+        self._stop_requested = False
+        self._signals = 0
+        self._wake: asyncio.Event | None = None
+        self._stopped: asyncio.Event | None = None
+        self._fetch_task: asyncio.Task[None] | None = None
+        self._restart_fetch = False
+        self._loop_beat = 0.0
+        self._outage_since: float | None = None
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self._last_reap = 0.0
+        self._stop_deadline: float | None = None
+
+    # -- public ----------------------------------------------------------------------------------
+    @property
+    def running(self) -> list[Job]:
+        return [slot.job for slot in self._running.values()]
+
+    def stop(self) -> None:
+        """Ask the worker to stop: no more claims; running jobs get ``shutdown_grace`` to finish."""
+        self._stop_requested = True
+        if self._stopped is not None and not self._stopped.is_set():
+            self._stopped.set()
+            self._stop_deadline = time.monotonic() + self.shutdown_grace
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self, burst: bool = False) -> None:
+        """Run until ``stop()`` or a signal; with ``burst`` also return once the queues are
+        empty (nothing pending or due) and nothing runs."""
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        if self._stop_requested:
+            self.stop()
+        self.started_at = self.app.clock()
+        self._loop_beat = time.monotonic()
+        self.app.listen(self._wake)
+        signals = self._install_signals(loop) if self.handle_signals else []
+        log.info("worker %s serving %s with concurrency %d", self.id, ",".join(self.queues),
+                 self.concurrency)
+        background = [asyncio.create_task(self._heartbeat_loop(), name=f"swell-heartbeat-{self.id}")]
+        scheduler = None if burst or not self.use_scheduler else self._make_scheduler()
+        if scheduler is not None:
+            background.append(asyncio.create_task(scheduler.run(self._stopped), name="swell-scheduler"))
+        elif not burst and self.use_scheduler:
+            background.append(asyncio.create_task(self._promote_loop(), name="swell-promote"))
+        try:
+            await self._supervise(burst)
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            self.app.unlisten(self._wake)
+            self._threads.shutdown()
+            with contextlib.suppress(Exception):
+                await self.store.unregister_worker(self.id)
+            log.info("worker %s stopped: %d processed, %d failed", self.id, self.processed, self.failed)
+
+    # -- fetch loop ------------------------------------------------------------------------------
+    async def _supervise(self, burst: bool) -> None:
+        """Run the fetch loop; start a new one when the watchdog cancelled a stalled one."""
+        while True:
+            self._fetch_task = asyncio.create_task(self._fetch_loop(burst), name=f"swell-fetch-{self.id}")
+            try:
+                await asyncio.wait({self._fetch_task})
+            except asyncio.CancelledError:
+                self._fetch_task.cancel()
+                await asyncio.gather(self._fetch_task, return_exceptions=True)
+                await self._abandon_running()
+                raise
+            if self._fetch_task.cancelled() and self._restart_fetch:
+                self._restart_fetch = False
+                log.error("worker %s: fetch loop stalled for over %.0f s; restarted it",
+                          self.id, self.stall_timeout)
+                continue
+            self._fetch_task.result()
+            return
+
+    async def _fetch_loop(self, burst: bool) -> None:
+        assert self._wake is not None
+        wake = self._wake
+        idle_wait = MIN_POLL
+        tried_promote = False
+        while True:
+            self._loop_beat = time.monotonic()
+            stopping = self._stop_requested
+            store_ok = self._outage_since is None or self._loop_beat >= self._retry_at
+            settling: asyncio.Task[None] | None = None
+            if self._outcomes and store_ok:
+                batch, self._outcomes = self._outcomes, []
+                settling = asyncio.create_task(self._settle(batch))
+            free = self.concurrency - len(self._running)
+            claimed = 0
+            if free > 0 and store_ok and not stopping:
+                claimed = await self._claim(free)
+            if settling is not None:
+                await settling
+            if stopping:
+                if not self._running and not self._outcomes:
+                    return
+                self._enforce_grace()
+                if self._outcomes and self._past_final_deadline():
+                    log.warning("worker %s: the store is unavailable; %d outcomes not saved, "
+                                "their leases will bring the jobs back", self.id, len(self._outcomes))
+                    self._outcomes.clear()
+                    if not self._running:
+                        return
+            elif claimed:
+                idle_wait = MIN_POLL
+                tried_promote = False
+                if claimed < free:
+                    continue  # more may have arrived meanwhile; the next claim finds out
+            elif burst and not self._running and not self._outcomes and store_ok:
+                if tried_promote:
+                    return
+                tried_promote = True  # due jobs may be waiting for a promotion
+                await self._promote_due()
+                continue
+            # Wait for a finished job, a new job (same process) or a stop, at most `timeout`.
+            if self._outage_since is not None:
+                timeout = max(0.0, self._retry_at - time.monotonic())
+            elif stopping:
+                timeout = 0.05
+            elif free - claimed > 0:
+                timeout = idle_wait
+                idle_wait = min(idle_wait * 2, self.poll_interval)
+            else:
+                timeout = 1.0  # all slots busy: a finishing job wakes us
+            if not wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await wake.wait()
+            wake.clear()
+
+    async def _claim(self, free: int) -> int:
+        queues = self.queues if self.weights is None and len(self.queues) == 1 else ordered_queues(
+            self.queues, self.weights, self._random.random)
+        total = 0
+        for queue in queues:
+            try:
+                jobs = await self.store.claim(queue, self.id, free)
+            except Exception as exc:
+                self._store_failed("claim", exc)
+                return total
+            self._store_ok()
+            for job in jobs:
+                self._start(job)
+            total += len(jobs)
+            free -= len(jobs)
+            if free <= 0:
+                break
+        return total
+
+    def _start(self, job: Job) -> None:
+        slot = _Slot(job, self._handlers.get(job.type))
+        self._running[job.id] = slot
+        slot.task = asyncio.create_task(self._execute(slot))
+
+    async def _settle(self, batch: list[Outcome]) -> None:
+        try:
+            results = await self.store.settle(batch)
+        except asyncio.CancelledError:
+            self._outcomes[:0] = batch  # unknown whether applied: settling again is harmless
+            raise
+        except Exception as exc:
+            self._outcomes[:0] = batch
+            self._store_failed("settle", exc)
+            return
+        self._store_ok()
+        lost = 0
+        for outcome, ok in zip(batch, results, strict=False):
+            if not ok:
+                lost += 1
+            elif outcome.kind is COMPLETE:
+                self.processed += 1
+            elif outcome.kind is OutcomeKind.FAIL:
+                self.failed += 1
+                self.processed += 1
+        if lost:
+            log.info("worker %s: %d outcomes not applied (lease lost to another worker)", self.id, lost)
+
+    # -- one attempt -----------------------------------------------------------------------------
+    async def _execute(self, slot: _Slot) -> None:
+        job = slot.job
+        handler = slot.handler
+        started = time.perf_counter()
+        outcome: Outcome | None
+        try:
+            if handler is None:
+                outcome = unknown_type_outcome(job)
+            else:
+                value = await self._invoke(slot, handler)
+                if type(value) is dict and ("success" in value or "success?" in value):
+                    ok, value, error = interpret_result(value)
+                    if not ok:
+                        raise HandlerFailed(error)
+                outcome = Outcome(job, COMPLETE, value, None, 0.0, None, time.perf_counter() - started)
+        except asyncio.CancelledError:
+            reason = slot.stop
+            duration = time.perf_counter() - started
+            if reason == _LOST:
+                outcome = None  # someone else holds the job now: nothing to report
+            elif reason == _CANCELLED:
+                outcome = cancelled_outcome(job, duration)
+            else:  # shutdown (or the loop is being torn down): back to pending, attempt not counted
+                outcome = Outcome(job, OutcomeKind.RELEASE, duration=duration)
+        except Exception as exc:
+            if slot.stop == _LOST:
+                outcome = None
+            else:
+                outcome = failure_outcome(job, exc, time.perf_counter() - started, self._random.random())
+                if outcome.kind is OutcomeKind.RETRY:
+                    log.info("job %s (%s) attempt %d failed: %s; retry in %.1fs", job.id, job.type,
+                             job.attempts, outcome.error.message if outcome.error else "", outcome.delay)
+                else:
+                    log.warning("job %s (%s) dead-lettered (%s): %s", job.id, job.type, outcome.reason,
+                                outcome.error.message if outcome.error else "")
+        finally:
+            del self._running[job.id]
+        if outcome is not None:
+            self._outcomes.append(outcome)
+            wake = self._wake
+            if wake is not None and not wake.is_set():
+                wake.set()
+
+    async def _invoke(self, slot: _Slot, handler: Handler) -> Any:
+        job = slot.job
+        args = job.args
+        if handler.model is not None:
+            try:
+                args = handler.parse(args)
+            except Exception as exc:
+                detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+                raise ArgsValidationError(f"args of job {job.type!r} are invalid: {detail}") from exc
+        ctx = None
+        if handler.arity == 2 or (job.tenant is not None and self.app.resolver is not None):
+            tenant = await resolve_tenant(self.app.resolver, job.tenant)
+            ctx = slot.ctx = JobContext(job, tenant, self.id, self.app)
+        call_args: tuple[Any, ...] = (args, ctx)[: handler.arity]
+        timeout = job.timeout or handler.timeout
+        if handler.is_async:
+            if timeout is None:
+                return await handler.fn(*call_args)
+            cm = asyncio.timeout(timeout)
+            try:
+                async with cm:
+                    return await handler.fn(*call_args)
+            except TimeoutError:
+                if cm.expired():
+                    raise JobTimeout(f"job timed out after {timeout:g} s") from None
+                raise
+        fut = self._threads.submit(handler.fn, *call_args)
+        cm = asyncio.timeout(timeout)
+        try:
+            async with cm:
+                value = await fut
+        except TimeoutError:
+            if cm.expired():
+                if ctx is not None:
+                    ctx.cancel_requested = True
+                raise JobTimeout(f"job timed out after {timeout:g} s (its thread was abandoned)") from None
+            raise
+        if inspect.isawaitable(value):  # a sync callable that returned a coroutine
+            value = await value
+        return value
+
+    def _stop_slot(self, slot: _Slot, reason: str) -> None:
+        if slot.stop is not None:
+            return
+        slot.stop = reason
+        if slot.ctx is not None:
+            slot.ctx.cancel_requested = True
+        if slot.task is not None:
+            slot.task.cancel()
+
+    # -- shutdown --------------------------------------------------------------------------------
+    def _enforce_grace(self) -> None:
+        if self._stop_deadline is None or time.monotonic() < self._stop_deadline:
+            return
+        pending = [slot for slot in self._running.values() if slot.stop is None]
+        if pending:
+            log.warning("worker %s: %d jobs still running after %.0f s grace; giving them back",
+                        self.id, len(pending), self.shutdown_grace)
+        for slot in pending:
+            self._stop_slot(slot, _SHUTDOWN)
+
+    def _past_final_deadline(self) -> bool:
+        return (self._stop_deadline is not None and self._outage_since is not None
+                and time.monotonic() > self._stop_deadline + max(5.0, self.max_backoff))
+
+    async def _abandon_running(self) -> None:
+        """run() itself was cancelled: release what runs, best effort."""
+        slots = list(self._running.values())
+        for slot in slots:
+            self._stop_slot(slot, _SHUTDOWN)
+        await asyncio.gather(*(s.task for s in slots if s.task is not None), return_exceptions=True)
+        if self._outcomes:
+            with contextlib.suppress(Exception):
+                await self.store.settle(self._outcomes)
+            self._outcomes.clear()
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[signal.Signals]:
+        if threading.current_thread() is not threading.main_thread():
+            return []
+        installed = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            installed.append(sig)
+        return installed
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("worker %s: second %s, exiting now; running jobs come back when their "
+                        "leases expire", self.id, sig.name)
+            logging.shutdown()
+            os._exit(1)
+        log.info("worker %s: %s received, finishing running jobs (grace %.0f s); send it again "
+                 "to exit at once", self.id, sig.name, self.shutdown_grace)
+        self.stop()
+
+    # -- heartbeat, reaper, promotion ------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self._heartbeat()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._store_failed("heartbeat", exc)
+            self._watchdog()
+            await asyncio.sleep(self.heartbeat_interval)
+
+    async def _heartbeat(self) -> None:
+        by_queue: dict[str, dict[str, str]] = {}
+        for slot in self._running.values():
+            if slot.stop is None and slot.job.token is not None:
+                by_queue.setdefault(slot.job.queue, {})[slot.job.id] = slot.job.token
+        for queue, tokens in by_queue.items():
+            report = await self.store.extend_leases(queue, tokens)
+            for job_id in report.lost:
+                lost = self._running.get(job_id)
+                if lost is not None:
+                    log.warning("job %s: lease lost (another worker may run it); its result will be "
+                                "dropped", job_id)
+                    self._stop_slot(lost, _LOST)
+            for job_id in report.cancel_requested:
+                cancelled = self._running.get(job_id)
+                if cancelled is not None:
+                    log.info("job %s: cancel requested, stopping it", job_id)
+                    self._stop_slot(cancelled, _CANCELLED)
+        await self.store.register_worker(self.info())
+        self._store_ok()
+        now = time.monotonic()
+        if now - self._last_reap >= self.app.settings.reap_interval:
+            self._last_reap = now
+            for queue in self.queues:
+                reaped = await self.store.reap_expired(queue)
+                if reaped.requeued or reaped.dead:
+                    log.info("queue %s: %d expired leases requeued, %d dead-lettered as poison",
+                             queue, len(reaped.requeued), len(reaped.dead))
+                    if self._wake is not None:
+                        self._wake.set()
+
+    def info(self) -> WorkerInfo:
+        return WorkerInfo(
+            id=self.id, host=self.host, pid=self.pid, queues=tuple(self.queues),
+            concurrency=self.concurrency, running=tuple(self._running), processed=self.processed,
+            failed=self.failed, started_at=self.started_at, last_heartbeat=self.app.clock(),
+            pod=self.pod,
+        )
+
+    def _watchdog(self) -> None:
+        task = self._fetch_task
+        if task is None or task.done() or self._restart_fetch:
+            return
+        if time.monotonic() - self._loop_beat > self.stall_timeout:
+            self._restart_fetch = True
+            task.cancel()
+
+    def _make_scheduler(self) -> Any:
+        try:
+            from swell.scheduler import Scheduler  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            return None
+        return Scheduler(self.app, self.queues)
+
+    async def _promote_loop(self) -> None:
+        # Stopgap until swell.scheduler exists: promote due delayed jobs and retries.
+        while True:
+            with contextlib.suppress(Exception):
+                await self._promote_due()
+            await asyncio.sleep(0.25)
+
+    async def _promote_due(self) -> None:
+        try:
+            promoted = 0
+            for queue in self.queues:
+                promoted += await self.store.promote_due(queue)
+        except Exception as exc:
+            self._store_failed("promote", exc)
+            return
+        if promoted and self._wake is not None:
+            self._wake.set()
+
+    # -- store outages ---------------------------------------------------------------------------
+    def _store_failed(self, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+            self._backoff = 0.1
+            if isinstance(exc, StoreUnavailable):
+                log.warning("worker %s: store unavailable (%s during %s); running jobs continue, "
+                            "retrying with backoff up to %.0f s", self.id, exc, what, self.max_backoff)
+            else:
+                log.error("worker %s: store error during %s; retrying with backoff", self.id, what,
+                          exc_info=exc)
+        else:
+            self._backoff = min(self._backoff * 2, self.max_backoff)
+        self._retry_at = now + self._backoff
+
+    def _store_ok(self) -> None:
+        if self._outage_since is not None:
+            log.warning("worker %s: store reachable again after %.1f s; resuming", self.id,
+                        time.monotonic() - self._outage_since)
+            self._outage_since = None
+            self._backoff = 0.0
+            if self._wake is not None:
+                self._wake.set()
