@@ -1,0 +1,147 @@
+"""Serving the admin app with uvicorn, the bind-safety rule, and the CLI/worker wiring helpers.
+
+The rule: the admin API can replay, cancel and purge jobs, so it binds beyond loopback only
+with a bearer token. ``swell dashboard`` and the worker's ``--metrics-port``/``--log-json``
+are wired in ``swell.cli`` with one call each to the functions below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from swell.errors import SwellError
+
+if TYPE_CHECKING:
+    from swell.monitor.metrics import MetricsServer, WorkerMetrics
+    from swell.store.base import Store
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "SWELL_DASHBOARD_TOKEN"
+REDIS_URL_ENV = "SWELL_REDIS_URL"
+LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+class InsecureBind(SwellError, ValueError):
+    """The admin API was asked to listen beyond loopback without a token."""
+
+
+def is_loopback(host: str) -> bool:
+    name = host.strip().strip("[]").lower()
+    if name in LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name or wildcard: it may be reachable from elsewhere
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Raise InsecureBind when ``host`` is reachable from other machines and no token is set."""
+    if not token and not is_loopback(host):
+        raise InsecureBind(
+            f"refusing to serve the admin API on {host!r} without a token: anyone who can reach it "
+            f"could replay, cancel or purge jobs. Set --token or ${TOKEN_ENV}, or bind to 127.0.0.1.")
+
+
+async def serve(store: Store, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
+                read_only: bool = False) -> None:
+    """Serve the admin API, dashboard and /metrics until interrupted (SIGINT/SIGTERM)."""
+    import uvicorn
+
+    from swell.monitor.api import create_app
+
+    check_bind(host, token)
+    app = create_app(store, token=token, read_only=read_only)
+    config = uvicorn.Config(app, host=host, port=port, lifespan="off", access_log=False,
+                            log_config=None, server_header=False)
+    mode = " (read-only)" if read_only else ""
+    log.info("swell dashboard on http://%s:%d/%s", host if ":" not in host else f"[{host}]", port, mode)
+    await uvicorn.Server(config).serve()
+
+
+# -- CLI wiring (swell.cli calls these; kept here so the monitoring extra stays optional) -------
+
+def add_dashboard_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
+                          ) -> argparse.ArgumentParser:
+    """``swell dashboard --port P [--host H] [--token T] [--read-only] [--redis-url URL]``."""
+    p = subparsers.add_parser("dashboard", help="serve the admin API, web dashboard and /metrics",
+                              description="Serve the admin HTTP API (/api), the web dashboard (/) and "
+                                          "Prometheus metrics (/metrics).")
+    p.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1); anything else needs a token")
+    p.add_argument("--token", default=None,
+                   help=f"bearer token required on every request (default ${TOKEN_ENV})")
+    p.add_argument("--read-only", action="store_true", help="refuse replay, cancel and purge")
+    p.add_argument("--redis-url", default=None, help=f"Redis to inspect (default ${REDIS_URL_ENV})")
+    p.add_argument("--key-prefix", default=None, help="key prefix of the swell deployment (default swell)")
+    p.add_argument("--log-json", action="store_true", help="log JSON lines")
+    p.set_defaults(func=run_dashboard)
+    return p
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """Entry point of ``swell dashboard``; returns the process exit code."""
+    from swell import logging_json
+
+    logging_json.configure("INFO", json=bool(getattr(args, "log_json", False)))
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    try:
+        check_bind(args.host, token)
+    except InsecureBind as exc:
+        log.error("%s", exc)
+        print(f"swell dashboard: {exc}", file=sys.stderr)
+        return 2
+    url = args.redis_url or os.environ.get(REDIS_URL_ENV)
+    if not url:
+        print(f"swell dashboard: give --redis-url or set ${REDIS_URL_ENV} (the dashboard inspects a "
+              f"Redis-backed deployment)", file=sys.stderr)
+        return 2
+    return asyncio.run(_dashboard(url, args, token))
+
+
+async def _dashboard(url: str, args: argparse.Namespace, token: str | None) -> int:
+    from swell.settings import Settings
+    from swell.store.redis import RedisStore
+
+    settings = Settings(key_prefix=args.key_prefix) if args.key_prefix else Settings()
+    store = RedisStore.from_url(url, settings=settings)
+    try:
+        await serve(store, args.host, args.port, token, args.read_only)
+    finally:
+        await store.close()
+    return 0
+
+
+def add_worker_monitoring_options(parser: argparse.ArgumentParser) -> None:
+    """``--metrics-port``, ``--metrics-host`` and ``--log-json`` for ``swell worker``."""
+    parser.add_argument("--metrics-port", type=int, default=None,
+                        help="serve Prometheus metrics on this port (GET /metrics)")
+    parser.add_argument("--metrics-host", default="0.0.0.0",
+                        help="address for the metrics endpoint (default 0.0.0.0, for Prometheus scrapes)")
+    parser.add_argument("--log-json", action="store_true",
+                        help="log JSON lines (job_id, queue, type, attempt, duration)")
+
+
+async def start_worker_monitoring(args: argparse.Namespace, store: Store
+                                  ) -> tuple[WorkerMetrics | None, MetricsServer | None]:
+    """Start the worker's metrics endpoint when ``--metrics-port`` was given.
+
+    Returns the ``WorkerMetrics`` to hand to ``Worker(metrics=...)`` and the server to close
+    on shutdown; ``(None, None)`` without ``--metrics-port`` (prometheus-client not needed).
+    """
+    port = getattr(args, "metrics_port", None)
+    if port is None:
+        return None, None
+    from swell.monitor.metrics import WorkerMetrics, start_metrics_server
+
+    metrics = WorkerMetrics(process=True)
+    server = await start_metrics_server(store, port, getattr(args, "metrics_host", "0.0.0.0"), metrics)
+    return metrics, server
