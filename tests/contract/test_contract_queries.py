@@ -186,3 +186,17 @@ async def test_schedules_crud(store: Store) -> None:
     assert await store.delete_schedule("nightly") is True
     assert await store.delete_schedule("nightly") is False
     assert await store.schedules() == [paused]
+
+
+async def test_claimed_args_are_a_private_copy(store: Store, job: JobFactory, clock: ManualClock) -> None:
+    await store.enqueue(job("t", {"items": [1, 2], "meta": {"k": "v"}}))
+    (claimed,) = await store.claim(Q, "w", 1)
+    claimed.args["items"].append(3)  # a handler scribbling on its args
+    claimed.args["meta"]["k"] = "changed"
+    await store.retry(claimed, BOOM, delay=0)
+    (again,) = await store.claim(Q, "w", 1)
+    assert again.args == {"items": [1, 2], "meta": {"k": "v"}}
+    result = {"rows": [1]}
+    await store.complete(again, result)
+    result["rows"].append(2)
+    assert (await store.get(again.id)).result == {"rows": [1]}

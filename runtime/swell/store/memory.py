@@ -108,19 +108,23 @@ class MemoryStore:
         self._seq = itertools.count(1)
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}  # id -> (info, expires_at)
         self._occurrences: dict[str, float] = {}  # key -> expires_at
+        self._occurrence_limit = 1024
         self._schedules: dict[str, Schedule] = {}
 
     # -- enqueue -----------------------------------------------------------------------------
     async def enqueue(self, job: Job) -> Job:
+        args = _copy(job.args)
         with self._lock:
-            return self._enqueue(job, self.clock())
+            return self._enqueue(job, args, self.clock())
 
     async def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
+        # Copy first: args that are not JSON fail the whole batch before anything is stored.
+        args = [_copy(job.args) for job in jobs]
         with self._lock:
             now = self.clock()
-            return [self._enqueue(job, now) for job in jobs]
+            return [self._enqueue(job, a, now) for job, a in zip(jobs, args, strict=True)]
 
-    def _enqueue(self, job: Job, now: float) -> Job:
+    def _enqueue(self, job: Job, args: Any, now: float) -> Job:
         existing = self._jobs.get(job.id)
         if existing is not None:
             return existing
@@ -134,7 +138,7 @@ class MemoryStore:
             job,
             status=Status.SCHEDULED if delayed else Status.PENDING,
             run_at=job.run_at if delayed else None,
-            args=_copy(job.args),
+            args=args,
             attempts=0, token=None, worker_id=None, lease_until=None, started_at=None,
             finished_at=None, cancel_requested=False, dead_reason=None,
         )
@@ -174,6 +178,7 @@ class MemoryStore:
             return claimed
 
     async def complete(self, job: Job, result: Any = None, duration: float | None = None) -> bool:
+        result = _copy(result)
         with self._lock:
             return self._complete(job, result, duration, self.clock())
 
@@ -191,12 +196,14 @@ class MemoryStore:
             return self._release(job, self.clock())
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        # Copy results first: a result that is not JSON fails the whole batch before any change.
+        results = [_copy(o.result) if o.kind is OutcomeKind.COMPLETE else None for o in outcomes]
         with self._lock:
             now = self.clock()
             done: list[bool] = []
-            for o in outcomes:
+            for o, result in zip(outcomes, results, strict=True):
                 if o.kind is OutcomeKind.COMPLETE:
-                    done.append(self._complete(o.job, o.result, o.duration, now))
+                    done.append(self._complete(o.job, result, o.duration, now))
                 elif o.kind is OutcomeKind.RETRY:
                     error = o.error or JobError("Retry", "retry requested")
                     done.append(self._retry(o.job, error, o.delay, now))
@@ -221,7 +228,7 @@ class MemoryStore:
         if stored is None:
             return False
         q = self._queues[stored.queue]
-        done = transition(stored, Status.COMPLETED, result=_copy(result), finished_at=now,
+        done = transition(stored, Status.COMPLETED, result=result, finished_at=now,
                           token=None, lease_until=None)
         self._leave_running(q, stored)
         q.order.pop(stored.id, None)
@@ -509,8 +516,9 @@ class MemoryStore:
             if expires is not None and expires > now:
                 return False
             self._occurrences[key] = now + ttl
-            if len(self._occurrences) > 1024:  # forget expired keys now and then
+            if len(self._occurrences) > self._occurrence_limit:  # forget expired keys now and then
                 self._occurrences = {k: e for k, e in self._occurrences.items() if e > now}
+                self._occurrence_limit = max(1024, 2 * len(self._occurrences))
             return True
 
     async def save_schedule(self, schedule: Schedule) -> None:
