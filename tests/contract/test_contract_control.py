@@ -252,3 +252,14 @@ async def test_unique_key_freed_by_cancel_and_dead_letter(store: Store, job: Job
     c = await store.enqueue(job(unique_key="u", delay=30))
     assert c.id not in (a.id, b.id) and c.status is Status.SCHEDULED
     assert (await store.enqueue(job(unique_key="u"))).id == c.id  # scheduled: still live
+
+
+async def test_mass_cancel_keeps_the_order_of_the_rest(store: Store, job: JobFactory) -> None:
+    jobs = await store.enqueue_many([job("t", {"i": i}, priority=("high", "low")[i % 2])
+                                     for i in range(3000)])
+    for j in jobs[::3]:
+        await store.cancel(j.id)
+    kept = [j for i, j in enumerate(jobs) if i % 3]
+    expected = sorted(kept, key=lambda j: (int(j.priority), j.args["i"]))
+    assert await drain(store) == [j.id for j in expected]
+    assert (await store.stats()).queues[Q].cancelled == 1000
