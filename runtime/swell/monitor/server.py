@@ -91,12 +91,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
     """Entry point of ``swell dashboard``; returns the process exit code."""
     from swell import logging_json
 
-    logging_json.configure("INFO", json=bool(getattr(args, "log_json", False)))
     token = args.token or os.environ.get(TOKEN_ENV) or None
     try:
         check_bind(args.host, token)
     except InsecureBind as exc:
-        log.error("%s", exc)
         print(f"swell dashboard: {exc}", file=sys.stderr)
         return 2
     url = args.redis_url or os.environ.get(REDIS_URL_ENV)
@@ -104,6 +102,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         print(f"swell dashboard: give --redis-url or set ${REDIS_URL_ENV} (the dashboard inspects a "
               f"Redis-backed deployment)", file=sys.stderr)
         return 2
+    logging_json.configure("INFO", json=bool(getattr(args, "log_json", False)))
     return asyncio.run(_dashboard(url, args, token))
 
 

@@ -1,0 +1,71 @@
+"""Serving rules: no bind beyond loopback without a token; the CLI wiring helpers parse and refuse."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from swell.monitor.server import (
+    InsecureBind,
+    add_dashboard_command,
+    add_worker_monitoring_options,
+    check_bind,
+    run_dashboard,
+    start_worker_monitoring,
+)
+from swell.store.memory import MemoryStore
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.5"])
+def test_loopback_needs_no_token(host: str) -> None:
+    check_bind(host, None)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.7", "dashboard.example.com", ""])
+def test_anything_else_needs_a_token(host: str) -> None:
+    with pytest.raises(InsecureBind, match="without a token"):
+        check_bind(host, None)
+    check_bind(host, "t0ken")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="swell")
+    add_dashboard_command(p.add_subparsers(dest="command"))
+    return p
+
+
+def test_dashboard_command_parses_its_options() -> None:
+    args = parser().parse_args(["dashboard", "--port", "9000", "--host", "0.0.0.0", "--token", "t",
+                                "--read-only", "--redis-url", "redis://127.0.0.1:1/0"])
+    assert (args.port, args.host, args.token, args.read_only) == (9000, "0.0.0.0", "t", True)
+    assert args.func is run_dashboard
+
+
+def test_dashboard_refuses_a_public_bind_without_token(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("SWELL_DASHBOARD_TOKEN", raising=False)
+    args = parser().parse_args(["dashboard", "--host", "0.0.0.0", "--redis-url", "redis://127.0.0.1:1/0"])
+    assert run_dashboard(args) == 2
+    assert "refusing to serve the admin API on '0.0.0.0' without a token" in capsys.readouterr().err
+
+
+def test_dashboard_needs_a_redis_url(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("SWELL_REDIS_URL", raising=False)
+    assert run_dashboard(parser().parse_args(["dashboard"])) == 2
+    assert "--redis-url" in capsys.readouterr().err
+
+
+async def test_worker_options_start_metrics_only_when_asked() -> None:
+    p = argparse.ArgumentParser()
+    add_worker_monitoring_options(p)
+    assert await start_worker_monitoring(p.parse_args([]), MemoryStore()) == (None, None)
+    args = p.parse_args(["--metrics-port", "0", "--metrics-host", "127.0.0.1", "--log-json"])
+    assert args.log_json is True
+    metrics, server = await start_worker_monitoring(args, MemoryStore())
+    assert metrics is not None and server is not None
+    try:
+        assert server.port > 0
+    finally:
+        await server.close()
