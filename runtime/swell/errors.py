@@ -9,6 +9,8 @@
     ├── UnknownJobType          no handler registered for a job type
     ├── StoreError              the backend failed
     │   ├── StoreUnavailable        cannot reach Redis (nothing half-written)
+    │   │   ├── StoreAuthError          Redis refused the credentials (password / ACL user)
+    │   │   └── StoreTLSError           TLS handshake failed or TLS/plain mismatch
     │   └── CorruptJob              a stored record could not be decoded
     ├── Retry                   raised BY a handler: run again after `delay`
     ├── PermanentError          raised BY a handler: fail now, no retry
@@ -52,6 +54,14 @@ class StoreError(SwellError):
 
 class StoreUnavailable(StoreError, ConnectionError):
     """The backend cannot be reached; the operation had no effect."""
+
+
+class StoreAuthError(StoreUnavailable):
+    """Redis refused the credentials (wrong password, unknown ACL user, missing permission)."""
+
+
+class StoreTLSError(StoreUnavailable):
+    """TLS failed: bad certificate, or TLS spoken to a plain port (or the reverse)."""
 
 
 class CorruptJob(StoreError):

@@ -1,0 +1,91 @@
+"""Every Redis key name of swell, hash-tagged per queue so one queue lives in one Cluster slot.
+
+Layout (``P`` = ``Settings.key_prefix``, which must not contain braces; ``q`` = queue name)::
+
+    P:{q}:p   ZSET  pending, scored priority_score(priority, seq): claim = ZPOPMIN, O(log n)
+    P:{q}:s   ZSET  scheduled (delayed) and retrying jobs, scored by run_at
+    P:{q}:r   ZSET  running jobs, scored by lease_until (the reaper reads expired ones)
+    P:{q}:j   HASH  job id -> job record (see swell.store.record: "<state JSON>\\n<spec JSON>")
+    P:{q}:c   ZSET  completed, scored by finish time (retention: completed_ttl / completed_max)
+    P:{q}:x   ZSET  cancelled, scored by finish time (same retention as completed)
+    P:{q}:d   ZSET  dead-lettered (status failed), scored by death time (dead_ttl / dead_max)
+    P:{q}:m   HASH  stats: counters, "seq" (FIFO sequence), durations per type, tenant counts
+    P:{q}:t   HASH  throughput: finish second -> jobs finished in that second (pruned)
+    P:{q}:u   HASH  unique key -> id of the non-terminal job holding it
+    P:{q}:k   SET   ids of running jobs whose cancellation was requested
+    P:{q}:b   HASH  id -> why its record is corrupt (the raw record is kept as evidence)
+    P:{q}:l   STR   reaper lock (SET NX PX): one sweeper per queue at a time
+
+Global keys (outside any queue's slot; only ever touched by single-key commands)::
+
+    P:queues      SET   every queue that ever held a job (find-by-id asks each queue's :j)
+    P:workers     HASH  worker id -> "<expires_at>|<WorkerInfo JSON>"
+    P:schedules   HASH  schedule name -> Schedule JSON
+    P:o:<key>     STR   cron occurrence claims (SET NX PX)
+
+No Lua script touches keys of two slots: every script gets only the keys of one queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+QUEUE_KEY_NAMES = ("p", "s", "r", "j", "c", "x", "d", "m", "t", "u", "k", "b", "l")
+
+
+def check_prefix(prefix: str) -> str:
+    """Reject prefixes that would break the per-queue hash tag."""
+    if not prefix or any(c in prefix for c in "{} \n"):
+        raise ValueError(f"invalid key prefix {prefix!r}: must be non-empty, without braces or spaces")
+    return prefix
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The keys of one queue, all sharing the hash tag ``{queue}``."""
+
+    pending: str
+    scheduled: str
+    running: str
+    jobs: str
+    completed: str
+    cancelled: str
+    dead: str
+    stats: str
+    throughput: str
+    unique: str
+    cancel_requests: str
+    corrupt: str
+    reap_lock: str
+
+    @classmethod
+    def of(cls, prefix: str, queue: str) -> QueueKeys:
+        base = f"{prefix}:{{{queue}}}:"
+        return cls(*(base + name for name in QUEUE_KEY_NAMES))
+
+    def all(self) -> tuple[str, ...]:
+        return (self.pending, self.scheduled, self.running, self.jobs, self.completed, self.cancelled,
+                self.dead, self.stats, self.throughput, self.unique, self.cancel_requests, self.corrupt,
+                self.reap_lock)
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalKeys:
+    """Keys shared by all queues."""
+
+    prefix: str
+
+    @property
+    def queues(self) -> str:
+        return f"{self.prefix}:queues"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+    @property
+    def schedules(self) -> str:
+        return f"{self.prefix}:schedules"
+
+    def occurrence(self, key: str) -> str:
+        return f"{self.prefix}:o:{key}"

@@ -1,0 +1,104 @@
+-- lib.lua: helpers prepended to every swell script (not a transition by itself).
+--
+-- Every script receives the 13 keys of ONE queue, in swell.store.keys.QUEUE_KEY_NAMES order,
+-- so all keys share the hash tag {queue} and a script never spans two Cluster slots.
+-- A job record is "<state JSON>\n<spec JSON>": Lua only decodes and rewrites the small state
+-- object (status, attempts, lease, token, ...); the spec (type, args, ...) is never re-encoded,
+-- so user data keeps its exact JSON. Times in the state are strings written by Python (repr of
+-- a float) so that cjson's 14-digit number output never rounds them.
+-- Redis does not roll back a script that errors half-way: helpers use pcall where data may be bad.
+local K = {p = KEYS[1], s = KEYS[2], r = KEYS[3], j = KEYS[4], c = KEYS[5], x = KEYS[6], d = KEYS[7],
+           m = KEYS[8], t = KEYS[9], u = KEYS[10], k = KEYS[11], b = KEYS[12], l = KEYS[13]}
+local BAND = 17592186044416  -- 2^44 = swell.job.PRIORITY_BAND
+local TERMINAL = {c = true, f = true, x = true}
+-- tenant gauge field for each status code (cancelled jobs are not counted)
+local TENANT_FIELD = {p = 'tp:', s = 'tp:', y = 'tp:', r = 'tr:', c = 'tc:', f = 'tf:'}
+
+-- Returns record, state, tail ("\n<spec>") -- or record, nil, message when the record is corrupt,
+-- or nil when there is no record.
+local function load(id)
+  local rec = redis.call('HGET', K.j, id)
+  if not rec then return nil end
+  local nl = string.find(rec, '\n', 1, true)
+  if not nl then return rec, nil, 'job record has no state line' end
+  local ok, st = pcall(cjson.decode, string.sub(rec, 1, nl - 1))
+  if not ok then return rec, nil, 'job state is not JSON: ' .. tostring(st) end
+  if type(st) ~= 'table' then return rec, nil, 'job state is not a JSON object' end
+  return rec, st, string.sub(rec, nl)
+end
+
+local function save(id, st, tail)
+  local rec = cjson.encode(st) .. tail
+  redis.call('HSET', K.j, id, rec)
+  return rec
+end
+
+local function status(st) return st.st or 'p' end
+
+local function push_pending(id, st)
+  local seq = redis.call('HINCRBY', K.m, 'seq', 1)
+  redis.call('ZADD', K.p, (tonumber(st.p) or 2) * BAND + seq, id)
+end
+
+-- Tenant gauges follow the job's status; completed/failed only ever grow (they are counters).
+local function tenant_move(st, from, to)
+  if not st.tn then return end
+  local a, b = TENANT_FIELD[from], TENANT_FIELD[to]
+  if a == b then return end
+  if a and not TERMINAL[from] then redis.call('HINCRBY', K.m, a .. st.tn, -1) end
+  if b then redis.call('HINCRBY', K.m, b .. st.tn, 1) end
+end
+
+local function free_unique(id, st)
+  if st.uk and redis.call('HGET', K.u, st.uk) == id then redis.call('HDEL', K.u, st.uk) end
+end
+
+local function finished(now)
+  redis.call('HINCRBY', K.t, string.format('%d', math.floor(tonumber(now))), 1)
+end
+
+-- Delete terminal jobs (record and index entry) older than cutoff, then beyond the newest maxn.
+-- At most `limit` of each per call: retention catches up over a few calls, never blocks Redis.
+local function drop(zkey, ids)
+  if #ids > 0 then
+    redis.call('ZREM', zkey, unpack(ids))
+    redis.call('HDEL', K.j, unpack(ids))
+    redis.call('HDEL', K.b, unpack(ids))
+  end
+end
+local function trim(zkey, cutoff, maxn, limit)
+  drop(zkey, redis.call('ZRANGEBYSCORE', zkey, '-inf', cutoff, 'LIMIT', 0, limit))
+  local over = redis.call('ZCARD', zkey) - tonumber(maxn)
+  if over > 0 then drop(zkey, redis.call('ZRANGE', zkey, 0, math.min(over, limit) - 1)) end
+end
+
+-- Dead-letter a record that cannot be decoded; the raw record stays as evidence.
+local function bury(id, reason, now)
+  redis.call('ZREM', K.p, id)
+  redis.call('ZREM', K.s, id)
+  redis.call('ZREM', K.r, id)
+  redis.call('SREM', K.k, id)
+  redis.call('ZADD', K.d, now, id)
+  redis.call('HSET', K.b, id, reason)
+  redis.call('HINCRBY', K.m, 'failed', 1)
+end
+
+-- Move scheduled/retrying jobs whose run_at has come to pending; returns how many.
+local function promote(now, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K.s, '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    local rec, st, tail = load(id)
+    if not rec then
+      redis.call('ZREM', K.s, id)
+    elseif not st then
+      bury(id, 'corrupt: ' .. tail, now)
+    else
+      redis.call('ZREM', K.s, id)
+      tenant_move(st, status(st), 'p')
+      st.st = nil
+      save(id, st, tail)
+      push_pending(id, st)
+    end
+  end
+  return #ids
+end

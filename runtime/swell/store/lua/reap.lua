@@ -1,0 +1,57 @@
+-- reap.lua: return running jobs whose lease expired to pending, counting a redelivery; beyond
+-- max_redeliveries dead-letter them as poison; a cancel-requested one ends cancelled.
+-- Runs only while the caller holds the reaper lock (SET NX PX by the caller with lock_token);
+-- releases the lock when no expired lease is left.
+-- KEYS:  the 13 queue keys (uses p, r, j, x, d, m, t, u, k, b, l)
+-- ARGV:  now, lock_token, limit, max_redeliveries, dead_cutoff, dead_max, completed_cutoff,
+--        completed_max
+-- Returns: {requeued ids}, {dead ids}, more (1 = limit reached, call again), locked (0 = lock lost)
+local now, token, limit, max_redeliveries = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('GET', K.l) ~= token then return {{}, {}, 0, 0} end
+local ids = redis.call('ZRANGEBYSCORE', K.r, '-inf', now, 'LIMIT', 0, limit)
+local requeued, dead = {}, {}
+for _, id in ipairs(ids) do
+  local rec, st, tail = load(id)
+  redis.call('ZREM', K.r, id)
+  if rec and not st then
+    bury(id, 'corrupt: ' .. tail, now)
+    dead[#dead + 1] = id
+  elseif rec then
+    local cancel = redis.call('SREM', K.k, id) == 1
+    st.rd = (tonumber(st.rd) or 0) + 1
+    st.tk = nil
+    st.lu = nil
+    st.cr = nil
+    redis.call('HINCRBY', K.m, 'redelivered', 1)
+    if cancel then
+      st.st = 'x'
+      st.fa = now
+      redis.call('ZADD', K.x, now, id)
+      redis.call('HINCRBY', K.m, 'cancelled', 1)
+      free_unique(id, st)
+      tenant_move(st, 'r', 'x')
+    elseif st.rd > max_redeliveries then
+      st.st = 'f'
+      st.fa = now
+      st.dr = 'poison: lease expired ' .. st.rd .. ' times (max_redeliveries=' .. max_redeliveries .. ')'
+      redis.call('ZADD', K.d, now, id)
+      redis.call('HINCRBY', K.m, 'failed', 1)
+      free_unique(id, st)
+      tenant_move(st, 'r', 'f')
+      finished(now)
+      dead[#dead + 1] = id
+    else
+      st.st = nil
+      st.w = nil
+      push_pending(id, st)
+      tenant_move(st, 'r', 'p')
+      requeued[#requeued + 1] = id
+    end
+    save(id, st, tail)
+  end
+end
+if #dead > 0 then trim(K.d, ARGV[5], ARGV[6], limit) end
+trim(K.x, ARGV[7], ARGV[8], limit)
+local more = #ids >= limit and 1 or 0
+if more == 0 then redis.call('DEL', K.l) end
+return {requeued, dead, more, 1}

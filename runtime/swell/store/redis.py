@@ -1,0 +1,635 @@
+"""RedisStore: the production Store on Redis (the only module that imports redis).
+
+Every multi-key transition is one Lua script (``swell/store/lua/<transition>.lua``) run with
+EVALSHA on the keys of one queue (all hash-tagged ``{queue}``, see ``swell.store.keys``), so each
+transition is atomic and Cluster-safe. Batches (``claim(n)``, ``settle``, ``enqueue_many``) cost one
+round trip per queue involved, sent as one pipeline. Redis errors become ``StoreUnavailable``
+(``StoreAuthError`` / ``StoreTLSError`` when the credentials or TLS are the problem).
+
+Connection: ``RedisStore.from_url("redis://[[user]:password@]host:port/db")``; ``rediss://`` for
+TLS, with redis-py's ``ssl_ca_certs``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_cert_reqs`` ...
+passed through as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import logging
+import re
+import secrets
+import ssl
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, replace
+from typing import Any
+
+import orjson
+from redis import exceptions as rexc
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.commands.core import AsyncScript
+
+from swell.clock import Clock, wall_clock
+from swell.errors import (
+    CorruptJob,
+    InvalidJob,
+    InvalidTransition,
+    JobNotFound,
+    PayloadTooLarge,
+    StoreAuthError,
+    StoreError,
+    StoreTLSError,
+    StoreUnavailable,
+)
+from swell.job import TERMINAL, Job, JobError, Status
+from swell.settings import DEFAULT_SETTINGS, Settings
+from swell.stats import PRIORITY_NAMES, DurationStats, QueueStats, Stats, TenantStats, WorkerInfo
+from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapReport, Schedule
+from swell.store.keys import GlobalKeys, QueueKeys, check_prefix
+from swell.store.record import CODE_STATUS, STATUS_CODE, corrupt_job, decode_record, encode_record, fmt_time
+
+log = logging.getLogger(__name__)
+
+SCRIPT_NAMES = ("enqueue", "claim", "settle", "extend", "reap", "cancel", "replay", "promote", "purge",
+                "stats")
+PROMOTE_LIMIT = 1000  # due jobs promoted per claim call
+TRIM_LIMIT = 1000  # retention deletions per script call (keeps every call short)
+REAP_LIMIT = 1000
+CHUNK = 500  # ids fetched per round trip by the query methods
+_KIND_CODE = {OutcomeKind.COMPLETE: "c", OutcomeKind.RETRY: "y", OutcomeKind.FAIL: "f",
+              OutcomeKind.RELEASE: "l"}
+_REFUSED = re.compile(r"^Error \S+ connecting to \S+?\.? ?")
+_Call = tuple[AsyncScript, QueueKeys, list[Any]]
+
+
+def _script_source(name: str) -> str:
+    lua = importlib.resources.files("swell.store") / "lua"
+    return (lua / "lib.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisStore:
+    """The Store port on Redis (see ``swell.store.base.Store`` for the contract)."""
+
+    def __init__(self, client: Redis, settings: Settings = DEFAULT_SETTINGS,
+                 clock: Clock = wall_clock) -> None:
+        self._client = client
+        self._settings = settings
+        self._clock = clock
+        self._prefix = check_prefix(settings.key_prefix)
+        self._global = GlobalKeys(self._prefix)
+        self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
+        self._keys: dict[str, QueueKeys] = {}
+        self._registered: set[str] = set()  # queues this process knows are in P:queues
+        kw = client.connection_pool.connection_kwargs
+        self._where = kw.get("path") or f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
+        self._tls = "ssl" in str(client.connection_pool.connection_class).lower()
+
+    @classmethod
+    def from_url(cls, url: str, *, settings: Settings = DEFAULT_SETTINGS, clock: Clock = wall_clock,
+                 **redis_kwargs: Any) -> RedisStore:
+        """Connect lazily to ``url`` (redis://, rediss:// or unix://); kwargs go to redis-py."""
+        kwargs: dict[str, Any] = {
+            "socket_connect_timeout": 5.0,
+            "socket_timeout": 30.0,
+            "health_check_interval": 30,
+            # One quick retry rides out a dropped idle connection; an outage is reported fast.
+            "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+        }
+        kwargs.update(redis_kwargs)
+        return cls(Redis.from_url(url, **kwargs), settings=settings, clock=clock)
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _qkeys(self, queue: str) -> QueueKeys:
+        keys = self._keys.get(queue)
+        if keys is None:
+            keys = self._keys[queue] = QueueKeys.of(self._prefix, queue)
+        return keys
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn redis-py errors into swell's, without leaking credentials into messages."""
+        try:
+            yield
+        except rexc.RedisError as exc:
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: rexc.RedisError) -> StoreError:
+        text = str(exc).strip()
+        if isinstance(exc, rexc.AuthenticationError | rexc.NoPermissionError | rexc.AuthorizationError):
+            return StoreAuthError(f"Redis at {self._where} refused the credentials: {text}")
+        chain: BaseException | None = exc
+        while chain is not None:
+            if isinstance(chain, ssl.SSLError):
+                return StoreTLSError(f"TLS with Redis at {self._where} failed: {chain}")
+            chain = chain.__cause__ or chain.__context__
+        if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError):
+            reason = _REFUSED.sub("", text).rstrip(".") or type(exc).__name__
+            if "SSL" in reason or "TLS" in reason:
+                return StoreTLSError(f"TLS with Redis at {self._where} failed: {reason}")
+            if not self._tls and "closed by server" in reason:
+                reason += " (is it a TLS port? then use rediss://)"
+            return StoreUnavailable(f"cannot reach Redis at {self._where}: {reason}")
+        return StoreError(f"Redis at {self._where} failed: {text}")
+
+    async def _call(self, name: str, keys: QueueKeys, args: Sequence[Any]) -> Any:
+        with self._errors():
+            return await self._scripts[name](keys=keys.all(), args=args)
+
+    async def _call_many(self, calls: Sequence[_Call], before: Sequence[Sequence[Any]] = ()) -> list[Any]:
+        """Run many script calls (and plain commands ``before`` them) in one pipeline.
+
+        A NOSCRIPT reply (Redis restarted or SCRIPT FLUSH) means that call did nothing: load the
+        script and run just those calls again."""
+        if len(calls) == 1 and not before:
+            script, keys, args = calls[0]
+            with self._errors():
+                return [await script(keys=keys.all(), args=args)]
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        with self._errors():
+            for attempt in range(3):
+                pipe: Pipeline
+                async with self._client.pipeline(transaction=False) as pipe:
+                    head = before if attempt == 0 else ()
+                    for command in head:
+                        pipe.execute_command(*command)
+                    for i in todo:
+                        script, keys, args = calls[i]
+                        pipe.evalsha(script.sha, len(keys.all()), *keys.all(), *args)
+                    replies = (await pipe.execute(raise_on_error=False))[len(head):]
+                missing = []
+                for i, reply in zip(todo, replies, strict=True):
+                    if isinstance(reply, rexc.NoScriptError):
+                        missing.append(i)
+                    elif isinstance(reply, Exception):
+                        raise reply
+                    else:
+                        results[i] = reply
+                if not missing:
+                    return results
+                for script in {calls[i][0] for i in missing}:
+                    await self._client.script_load(script.script)
+                todo = missing
+        raise StoreError(f"Redis at {self._where} keeps forgetting swell's scripts (NOSCRIPT)")
+
+    def _register(self, queues: Sequence[str]) -> list[list[Any]]:
+        """SADD for queues not yet known to be registered (idempotent; sent with the enqueue)."""
+        new = [q for q in dict.fromkeys(queues) if q not in self._registered]
+        return [["SADD", self._global.queues, *new]] if new else []
+
+    def _retention(self, now: float) -> list[str]:
+        s = self._settings
+        return [fmt_time(now - s.completed_ttl), str(s.completed_max), fmt_time(now - s.dead_ttl),
+                str(s.dead_max)]
+
+    # -- enqueue -----------------------------------------------------------------------------
+    async def enqueue(self, job: Job) -> Job:
+        return (await self.enqueue_many([job]))[0]
+
+    async def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
+        if not jobs:
+            return []
+        by_queue: dict[str, list[int]] = {}
+        for i, job in enumerate(jobs):
+            if job.status not in (Status.PENDING, Status.SCHEDULED):
+                raise InvalidJob(f"job {job.id} is {job.status.value}: only new jobs can be enqueued")
+            by_queue.setdefault(job.queue, []).append(i)
+        calls: list[_Call] = []
+        for queue, idxs in by_queue.items():
+            args: list[Any] = []
+            for i in idxs:
+                job = jobs[i]
+                record = encode_record(job)
+                if len(record) > self._settings.payload_limit:
+                    raise PayloadTooLarge(f"job {job.type!r} is {len(record)} bytes encoded, over the "
+                                          f"{self._settings.payload_limit}-byte payload limit")
+                run_at = fmt_time(job.run_at) if job.status is Status.SCHEDULED and job.run_at else ""
+                args += [job.id, record, int(job.priority), run_at, job.unique_key or "", job.tenant or ""]
+            calls.append((self._scripts["enqueue"], self._qkeys(queue), args))
+        before = self._register(list(by_queue))
+        replies = await self._call_many(calls, before)
+        self._registered.update(by_queue)
+        out: list[Job] = list(jobs)
+        for (queue, idxs), reply in zip(by_queue.items(), replies, strict=True):
+            for i, (existing_id, record) in zip(idxs, reply, strict=True):
+                if existing_id:
+                    out[i] = self._decode(_s(existing_id), queue, record)
+        return out
+
+    # -- delivery ----------------------------------------------------------------------------
+    async def claim(self, queue: str, worker_id: str, n: int) -> list[Job]:
+        if n <= 0:
+            return []
+        now = self._clock()
+        base = secrets.token_urlsafe(12) + "."
+        reply = await self._call("claim", self._qkeys(queue), [
+            fmt_time(now), n, fmt_time(now + self._settings.lease), worker_id, base, PROMOTE_LIMIT])
+        jobs: list[Job] = []
+        corrupt: list[Outcome] = []
+        for k in range(0, len(reply), 2):
+            job_id = _s(reply[k])
+            try:
+                jobs.append(decode_record(job_id, queue, reply[k + 1]))
+            except CorruptJob as exc:
+                # Lua could read the state but not the rest: dead-letter it and go on.
+                log.warning("dead-lettering corrupt job %s in queue %s: %s", job_id, queue, exc)
+                token = f"{base}{k // 2 + 1}"
+                bad = corrupt_job(job_id, queue, reply[k + 1], f"corrupt: {exc}")
+                corrupt.append(Outcome(job=_with_token(bad, token), kind=OutcomeKind.FAIL,
+                                       reason=f"corrupt: {exc}"))
+        if corrupt:
+            await self._settle(corrupt, bury=True)
+        return jobs
+
+    async def complete(self, job: Job, result: Any = None, duration: float | None = None) -> bool:
+        return (await self.settle([Outcome(job, OutcomeKind.COMPLETE, result=result, duration=duration)]))[0]
+
+    async def retry(self, job: Job, error: JobError, delay: float, duration: float | None = None) -> bool:
+        outcome = Outcome(job, OutcomeKind.RETRY, error=error, delay=delay, duration=duration)
+        return (await self.settle([outcome]))[0]
+
+    async def fail(self, job: Job, error: JobError, reason: str | None = None,
+                   duration: float | None = None) -> bool:
+        outcome = Outcome(job, OutcomeKind.FAIL, error=error, reason=reason, duration=duration)
+        return (await self.settle([outcome]))[0]
+
+    async def release(self, job: Job) -> bool:
+        return (await self.settle([Outcome(job, OutcomeKind.RELEASE)]))[0]
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        return await self._settle(outcomes)
+
+    async def _settle(self, outcomes: Sequence[Outcome], bury: bool = False) -> list[bool]:
+        if not outcomes:
+            return []
+        now = self._clock()
+        head = [fmt_time(now), *self._retention(now), TRIM_LIMIT]
+        by_queue: dict[str, list[int]] = {}
+        for i, o in enumerate(outcomes):
+            by_queue.setdefault(o.job.queue, []).append(i)
+        calls: list[_Call] = []
+        for queue, idxs in by_queue.items():
+            args: list[Any] = list(head)
+            for i in idxs:
+                args += _outcome_args(outcomes[i], now, bury)
+            calls.append((self._scripts["settle"], self._qkeys(queue), args))
+        replies = await self._call_many(calls)
+        out = [False] * len(outcomes)
+        for idxs, reply in zip(by_queue.values(), replies, strict=True):
+            for i, ok in zip(idxs, reply, strict=True):
+                out[i] = bool(ok)
+        return out
+
+    async def extend_leases(self, queue: str, tokens: Mapping[str, str]) -> LeaseReport:
+        if not tokens:
+            return LeaseReport()
+        now = self._clock()
+        args: list[Any] = [fmt_time(now), fmt_time(now + self._settings.lease)]
+        for job_id, token in tokens.items():
+            args += [job_id, token or ""]
+        extended, lost, cancel = await self._call("extend", self._qkeys(queue), args)
+        return LeaseReport(extended=frozenset(map(_s, extended)), lost=frozenset(map(_s, lost)),
+                           cancel_requested=frozenset(map(_s, cancel)))
+
+    async def promote_due(self, queue: str, limit: int = 1000) -> int:
+        return int(await self._call("promote", self._qkeys(queue), [fmt_time(self._clock()), limit]))
+
+    async def next_due_at(self, queue: str) -> float | None:
+        with self._errors():
+            head = await self._client.zrange(self._qkeys(queue).scheduled, 0, 0, withscores=True)
+        return float(head[0][1]) if head else None
+
+    async def reap_expired(self, queue: str) -> ReapReport:
+        keys = self._qkeys(queue)
+        token = secrets.token_hex(8)
+        lock_ms = max(1000, int(self._settings.reap_interval * 1000))
+        with self._errors():
+            if not await self._client.set(keys.reap_lock, token, nx=True, px=lock_ms):
+                return ReapReport(skipped=True)
+        requeued: list[str] = []
+        dead: list[str] = []
+        s = self._settings
+        while True:
+            now = self._clock()
+            args = [fmt_time(now), token, REAP_LIMIT, s.max_redeliveries,
+                    fmt_time(now - s.dead_ttl), s.dead_max, fmt_time(now - s.completed_ttl), s.completed_max]
+            back, died, more, locked = await self._call("reap", keys, args)
+            requeued += map(_s, back)
+            dead += map(_s, died)
+            if not more or not locked:
+                break
+        if requeued or dead:
+            log.info("queue %s: %d expired leases requeued, %d dead-lettered as poison",
+                     queue, len(requeued), len(dead))
+        return ReapReport(requeued=tuple(requeued), dead=tuple(dead))
+
+    # -- control -----------------------------------------------------------------------------
+    async def cancel(self, job_id: str) -> Job:
+        queue, _ = await self._locate(job_id)
+        now = self._clock()
+        s = self._settings
+        code, record = await self._call("cancel", self._qkeys(queue), [
+            fmt_time(now), job_id, fmt_time(now - s.completed_ttl), s.completed_max])
+        code = _s(code)
+        if code == "missing":
+            raise JobNotFound(f"no job {job_id}")
+        return self._decode(job_id, queue, record)
+
+    async def replay(self, job_id: str) -> Job:
+        queue, _ = await self._locate(job_id)
+        code, record = await self._call("replay", self._qkeys(queue), ["one", job_id])
+        code = _s(code)
+        if code == "missing":
+            raise JobNotFound(f"no job {job_id}")
+        if code == "corrupt":
+            raise CorruptJob(f"job {job_id} in queue {queue} is corrupt and cannot be replayed")
+        if code != "replayed":
+            raise InvalidTransition(f"job {job_id} cannot go from {CODE_STATUS[code].value} to pending")
+        return self._decode(job_id, queue, record)
+
+    async def replay_dead(self, queue: str, limit: int = 1000) -> int:
+        return int(await self._call("replay", self._qkeys(queue), ["oldest", limit]))
+
+    async def purge(self, queue: str | None = None, statuses: Sequence[Status] = (Status.COMPLETED,),
+                    older_than: float = 0.0) -> int:
+        codes = [STATUS_CODE[s] for s in dict.fromkeys(statuses) if s in TERMINAL]
+        if not codes:
+            return 0
+        cutoff = fmt_time(self._clock() - older_than)
+        total = 0
+        for q in [queue] if queue else await self.queues():
+            while True:
+                n = int(await self._call("purge", self._qkeys(q), [cutoff, TRIM_LIMIT, *codes]))
+                total += n
+                if n < TRIM_LIMIT:
+                    break
+        return total
+
+    # -- queries -----------------------------------------------------------------------------
+    def _decode(self, job_id: str, queue: str, record: bytes, reason: bytes | str | None = None) -> Job:
+        try:
+            return decode_record(job_id, queue, record)
+        except CorruptJob as exc:
+            return corrupt_job(job_id, queue, record, _s(reason) if reason else f"corrupt: {exc}")
+
+    async def _locate(self, job_id: str) -> tuple[str, bytes]:
+        """Find which queue holds a job: one HGET per known queue, in one pipeline."""
+        with self._errors():
+            for refresh in (False, True):
+                if refresh or not self._registered:
+                    self._registered.update(await self.queues())
+                queues = sorted(self._registered)
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for q in queues:
+                        pipe.hget(self._qkeys(q).jobs, job_id)
+                    records = await pipe.execute()
+                for q, record in zip(queues, records, strict=True):
+                    if record is not None:
+                        return q, record
+        raise JobNotFound(f"no job {job_id}")
+
+    async def get(self, job_id: str) -> Job:
+        queue, record = await self._locate(job_id)
+        try:
+            return decode_record(job_id, queue, record)
+        except CorruptJob:
+            with self._errors():
+                reason = await self._client.hget(self._qkeys(queue).corrupt, job_id)
+            return self._decode(job_id, queue, record, reason)
+
+    async def _load(self, queue: str, ids: Sequence[Any]) -> list[Job]:
+        """Records of ``ids`` (skipping ones deleted meanwhile), corrupt ones shown as such."""
+        if not ids:
+            return []
+        keys = self._qkeys(queue)
+        with self._errors():
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.hmget(keys.jobs, list(ids))
+                pipe.hmget(keys.corrupt, list(ids))
+                records, reasons = await pipe.execute()
+        return [self._decode(_s(i), queue, rec, why)
+                for i, rec, why in zip(ids, records, reasons, strict=True) if rec is not None]
+
+    async def find(self, where: JobFilter) -> list[Job]:
+        queues = [where.queue] if where.queue else await self.queues()
+        statuses = [where.status] if where.status else list(Status)
+        out: list[Job] = []
+        for status in statuses:
+            found: list[Job] = []
+            for queue in queues:
+                keys = self._qkeys(queue)
+                zkey = {Status.PENDING: keys.pending, Status.SCHEDULED: keys.scheduled,
+                        Status.RETRYING: keys.scheduled, Status.RUNNING: keys.running,
+                        Status.COMPLETED: keys.completed, Status.FAILED: keys.dead,
+                        Status.CANCELLED: keys.cancelled}[status]
+                start = 0
+                while True:
+                    with self._errors():
+                        ids = await self._client.zrevrange(zkey, start, start + CHUNK - 1)
+                    for job in await self._load(queue, ids):
+                        if (job.status is status or job.type == "<corrupt>") and _matches(job, where):
+                            found.append(job)
+                    if len(ids) < CHUNK:
+                        break
+                    start += CHUNK
+            found.sort(key=lambda j: j.created_at, reverse=True)
+            out += found
+            if len(out) >= where.offset + where.limit:
+                break
+        return out[where.offset:where.offset + where.limit]
+
+    async def dead(self, queue: str | None = None, offset: int = 0, limit: int = 100) -> list[Job]:
+        if limit <= 0:
+            return []
+        queues = [queue] if queue else await self.queues()
+        with self._errors():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for q in queues:
+                    pipe.zrevrange(self._qkeys(q).dead, 0, offset + limit - 1, withscores=True)
+                heads = await pipe.execute()
+        ranked = sorted(((score, q, job_id) for q, head in zip(queues, heads, strict=True)
+                         for job_id, score in head), key=lambda t: -t[0])[offset:offset + limit]
+        order = {(q, _s(i)): n for n, (_, q, i) in enumerate(ranked)}
+        jobs: list[Job] = []
+        for q in dict.fromkeys(q for _, q, _ in ranked):
+            jobs += await self._load(q, [i for _, qq, i in ranked if qq == q])
+        return sorted(jobs, key=lambda j: order[(j.queue, j.id)])
+
+    async def queues(self) -> list[str]:
+        with self._errors():
+            members = await self._client.smembers(self._global.queues)
+        return sorted(_s(m) for m in members)
+
+    async def stats(self) -> Stats:
+        now = self._clock()
+        known = sorted(self._registered)
+        calls: list[_Call] = [(self._scripts["stats"], self._qkeys(q), [fmt_time(now)]) for q in known]
+        before = [["SMEMBERS", self._global.queues], ["HGETALL", self._global.workers]]
+        replies, members, workers = await self._stats_round_trip(calls, before)
+        queues = sorted(_s(m) for m in members)
+        new = [q for q in queues if q not in self._registered]
+        self._registered.update(queues)
+        if new:  # a queue created by another process: one more round trip, once
+            more = [(self._scripts["stats"], self._qkeys(q), [fmt_time(now)]) for q in new]
+            replies += await self._call_many(more)
+            known += new
+        result = Stats(at=now, workers=self._live_workers(workers, now))
+        for queue, reply in sorted(zip(known, replies, strict=True)):
+            result.queues[queue] = _queue_stats(queue, reply, now, result.tenants)
+        return result
+
+    async def _stats_round_trip(self, calls: list[_Call], before: list[list[Any]]
+                                ) -> tuple[list[Any], Any, Any]:
+        with self._errors():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for command in before:
+                    pipe.execute_command(*command)
+                for script, keys, args in calls:
+                    pipe.evalsha(script.sha, len(keys.all()), *keys.all(), *args)
+                replies = await pipe.execute(raise_on_error=False)
+        members, workers = replies[0], replies[1]
+        for reply in replies[:2]:
+            if isinstance(reply, Exception):
+                raise self._translate(reply) if isinstance(reply, rexc.RedisError) else reply
+        rest = replies[2:]
+        if any(isinstance(r, Exception) for r in rest):
+            rest = await self._call_many(calls)  # NOSCRIPT after a restart: reload, read again
+        return list(rest), members, workers
+
+    # -- workers and schedules ---------------------------------------------------------------
+    async def register_worker(self, info: WorkerInfo) -> None:
+        expires = self._clock() + self._settings.worker_ttl
+        value = fmt_time(expires).encode() + b"|" + orjson.dumps(info.to_dict())
+        with self._errors():
+            await self._client.hset(self._global.workers, info.id, value)
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        with self._errors():
+            await self._client.hdel(self._global.workers, worker_id)
+
+    async def workers(self) -> list[WorkerInfo]:
+        with self._errors():
+            raw = await self._client.hgetall(self._global.workers)
+        now = self._clock()
+        live = self._live_workers(raw, now)
+        gone = [k for k in raw if _s(k) not in {w.id for w in live}]
+        if gone:  # lazy cleanup of workers that stopped heartbeating
+            with self._errors():
+                await self._client.hdel(self._global.workers, *gone)
+        return live
+
+    def _live_workers(self, raw: Any, now: float) -> list[WorkerInfo]:
+        if isinstance(raw, list):  # RESP2 HGETALL through execute_command: flat list
+            raw = dict(zip(raw[::2], raw[1::2], strict=True))
+        live = []
+        for value in raw.values():
+            expires, _, body = bytes(value).partition(b"|")
+            try:
+                if float(expires) > now:
+                    live.append(WorkerInfo.from_dict(orjson.loads(body)))
+            except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+                log.warning("ignoring unreadable worker record %r", value[:100])
+        return sorted(live, key=lambda w: w.id)
+
+    async def claim_occurrence(self, key: str, ttl: float) -> bool:
+        with self._errors():
+            return bool(await self._client.set(self._global.occurrence(key), b"1", nx=True,
+                                               px=max(1, int(ttl * 1000))))
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        with self._errors():
+            await self._client.hset(self._global.schedules, schedule.name, orjson.dumps(asdict(schedule)))
+
+    async def schedules(self) -> list[Schedule]:
+        with self._errors():
+            raw = await self._client.hgetall(self._global.schedules)
+        out = []
+        for name, value in raw.items():
+            try:
+                out.append(Schedule(**orjson.loads(value)))
+            except (TypeError, orjson.JSONDecodeError):
+                log.warning("ignoring unreadable schedule %r", _s(name))
+        return sorted(out, key=lambda s: s.name)
+
+    async def delete_schedule(self, name: str) -> bool:
+        with self._errors():
+            return bool(await self._client.hdel(self._global.schedules, name))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def ping(self) -> None:
+        with self._errors():
+            await self._client.ping()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _with_token(job: Job, token: str) -> Job:
+    return replace(job, token=token)
+
+
+def _outcome_args(o: Outcome, now: float, bury: bool) -> list[Any]:
+    """The 7 ARGV of one outcome for settle.lua."""
+    job = o.job
+    kind = "b" if bury else _KIND_CODE[o.kind]
+    payload = extra = ""
+    if o.kind is OutcomeKind.COMPLETE:
+        payload = "" if o.result is None else orjson.dumps(o.result).decode()
+    elif o.kind is OutcomeKind.RETRY:
+        payload = orjson.dumps(o.error.to_dict()).decode() if o.error else ""
+        extra = fmt_time(now + max(0.0, o.delay))
+    elif o.kind is OutcomeKind.FAIL:
+        payload = orjson.dumps(o.error.to_dict()).decode() if o.error else ""
+        extra = o.reason or ""
+    duration = "" if o.duration is None else fmt_time(o.duration)
+    return [kind, job.id, job.token or "", payload, extra, duration, job.type]
+
+
+def _matches(job: Job, where: JobFilter) -> bool:
+    return (where.type is None or job.type == where.type) and (
+        where.tenant is None or job.tenant == where.tenant)
+
+
+def _queue_stats(queue: str, reply: list[Any], now: float, tenants: dict[str, TenantStats]) -> QueueStats:
+    pending = dict(zip(PRIORITY_NAMES, (int(x) for x in reply[:4]), strict=True))
+    scheduled, due, running, dead = (int(x) for x in reply[4:8])
+    oldest = float(reply[8]) if reply[8] else None
+    flat = reply[10]
+    h = {_s(flat[i]): _s(flat[i + 1]) for i in range(0, len(flat), 2)}
+    durations: dict[str, DurationStats] = {}
+    for field, count in h.items():
+        if field.startswith("dn:"):
+            jtype = field[3:]
+            n = int(count)
+            durations[jtype] = DurationStats(
+                count=n, min=float(h.get(f"dl:{jtype}", 0)), max=float(h.get(f"dh:{jtype}", 0)),
+                avg=float(h.get(f"ds:{jtype}", 0)) / n if n else 0.0)
+    for field, value in h.items():
+        kind, _, tenant = field.partition(":")
+        if kind in ("tp", "tr", "tc", "tf") and tenant:
+            t = tenants.get(tenant, TenantStats())
+            n = int(value)
+            tenants[tenant] = TenantStats(
+                pending=t.pending + (n if kind == "tp" else 0),
+                running=t.running + (n if kind == "tr" else 0),
+                completed=t.completed + (n if kind == "tc" else 0),
+                failed=t.failed + (n if kind == "tf" else 0))
+
+    def counter(name: str) -> int:
+        return int(h.get(name, 0))
+
+    return QueueStats(
+        name=queue, pending=pending, scheduled=scheduled, scheduled_due=due, running=running, dead=dead,
+        completed=counter("completed"), failed=counter("failed"), retried=counter("retried"),
+        enqueued=counter("enqueued"), cancelled=counter("cancelled"), redelivered=counter("redelivered"),
+        oldest_pending_age=max(0.0, now - oldest) if oldest is not None else 0.0,
+        throughput_last_minute=int(reply[9]), durations=durations)
+
+
+__all__ = ["RedisStore"]
