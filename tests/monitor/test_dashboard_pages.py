@@ -22,7 +22,7 @@ async def test_overview_shows_queues_with_depth(client: httpx.AsyncClient, seede
         assert f'data-queue="{name}"' in html
     row = re.search(r'<tr data-queue="mail">(.*?)</tr>', html)
     assert row is not None and '<span data-field="pending.normal">4</span>' in row.group(1)
-    assert "1 workers" in html
+    assert "3 queues" in html and "1 worker</a> (1 busy)" in html
 
 
 async def test_no_page_loads_anything_from_another_host(client: httpx.AsyncClient, seeded: Seeded) -> None:

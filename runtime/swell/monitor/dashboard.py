@@ -80,6 +80,10 @@ def fmt_age(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def pretty(value: Any) -> str:
     return e(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
 
@@ -164,8 +168,8 @@ class Dashboard:
             rows.append(f'<tr data-queue="{e(name)}">{"".join(f"<td>{c}</td>" for c in cells)}</tr>')
         busy = sum(1 for w in stats.workers if w.busy)
         summary = (f'<p class="summary"><span id="live" class="live">live</span> '
-                   f'{len(stats.queues)} queues · <a href="{base_of(request)}/workers">'
-                   f'{len(stats.workers)} workers</a> ({busy} busy) · updated '
+                   f'{plural(len(stats.queues), "queue")} · <a href="{base_of(request)}/workers">'
+                   f'{plural(len(stats.workers), "worker")}</a> ({busy} busy) · updated '
                    f'<span id="updated">{fmt_time(stats.at)}</span></p>')
         return "Queues", summary + table(headers, rows, id="queues", empty="No queue has held a job yet.")
 

@@ -85,7 +85,8 @@
       : request("POST", "/api/queues/" + encodeURIComponent(queue) + "/replay-dead", {});
     call.then(function (data) {
       if (job) {
-        var holder = button.closest("[data-job]");
+        // the row (or detail block) holding the button; the button itself carries data-job too
+        var holder = button.parentElement.closest("[data-job]");
         var status = holder && holder.querySelector('[data-field="status"]');
         if (status) {
           status.textContent = data.status;
