@@ -125,3 +125,26 @@ async def test_worker_metrics_server_serves_store_and_process_metrics(memory_sto
             assert (await http.post("/metrics")).status_code == 405
     finally:
         await server.close()
+
+
+async def test_worker_metrics_follow_outcomes(clock: ManualClock) -> None:
+    from swell.job import JobError
+    from swell.monitor.observer import JobObserver
+    from swell.store.base import Outcome, OutcomeKind
+
+    metrics: JobObserver = WorkerMetrics()
+    jobs = [new_job("sync", now=clock(), queue="q") for _ in range(5)]
+    for job in jobs:
+        metrics.on_start(job)
+    error = JobError("E", "x")
+    metrics.on_outcome(Outcome(jobs[0], OutcomeKind.COMPLETE, duration=0.2))
+    metrics.on_outcome(Outcome(jobs[1], OutcomeKind.RETRY, error=error, delay=1.0, duration=0.1))
+    metrics.on_outcome(Outcome(jobs[2], OutcomeKind.FAIL, error=error, reason="x", duration=0.3))
+    metrics.on_outcome(Outcome(jobs[3], OutcomeKind.RELEASE))
+    metrics.on_lost(jobs[4])
+    assert isinstance(metrics, WorkerMetrics)
+    m = samples((await MetricsExporter(None, metrics).render()).decode())
+    for outcome in ("completed", "retried", "failed", "released", "lost"):
+        assert at(m, "swell_worker_jobs_total", queue="q", type="sync", outcome=outcome) == 1
+    assert at(m, "swell_job_duration_seconds_count", queue="q", type="sync", outcome="failed") == 1
+    assert at(m, "swell_worker_jobs_in_progress", queue="q") == 0

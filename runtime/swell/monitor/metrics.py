@@ -29,7 +29,7 @@ from prometheus_client.process_collector import ProcessCollector
 from swell.errors import SwellError
 from swell.job import Job
 from swell.stats import PRIORITY_NAMES, Stats
-from swell.store.base import ReapReport, Store
+from swell.store.base import Outcome, OutcomeKind, ReapReport, Store
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,11 @@ def _worker_metrics(stats: Stats) -> Iterator[Metric]:
 
 
 class WorkerMetrics:
-    """What one worker process observed. The worker calls these hooks; none of them blocks or
-    raises on bad input (metrics must never break job processing)."""
+    """What one worker process observed; implements ``swell.monitor.observer.JobObserver``.
+
+    The worker calls ``on_start(job)`` when an attempt begins, ``on_outcome(outcome)`` when it
+    ends (or ``on_lost(job)`` when its lease went elsewhere) and ``on_reap(queue, report)`` after
+    sweeping leases. None of them blocks or raises (metrics must never break job processing)."""
 
     def __init__(self, registry: CollectorRegistry | None = None, *, process: bool = False) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -185,6 +188,20 @@ class WorkerMetrics:
 
     def on_release(self, job: Job) -> None:
         self._finish(job, "released", None)
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        """One call per ended attempt, straight from the worker's ``Outcome``."""
+        if outcome.kind is OutcomeKind.COMPLETE:
+            self.on_complete(outcome.job, outcome.duration)
+        elif outcome.kind is OutcomeKind.RETRY:
+            self.on_retry(outcome.job, outcome.duration)
+        elif outcome.kind is OutcomeKind.FAIL:
+            self.on_fail(outcome.job, outcome.duration, outcome.reason)
+        else:
+            self.on_release(outcome.job)
+
+    def on_lost(self, job: Job) -> None:
+        self._finish(job, "lost", None)
 
     def on_reap(self, queue: str, report: ReapReport) -> None:
         if report.requeued:
