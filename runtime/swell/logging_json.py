@@ -12,7 +12,10 @@ from typing import IO, Any
 import orjson
 
 # Everything a plain LogRecord carries; whatever else is on a record came from `extra=`.
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message", "asctime",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
+}
 # extra name -> output name, so callers may use either spelling.
 _ALIASES = {"job_type": "type", "attempts": "attempt"}
 JOB_FIELDS = ("job_id", "queue", "type", "attempt", "duration", "tenant", "worker_id")

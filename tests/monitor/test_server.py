@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 
 from swell.monitor.server import (
@@ -69,3 +78,48 @@ async def test_worker_options_start_metrics_only_when_asked() -> None:
         assert server.port > 0
     finally:
         await server.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_dashboard_process_serves_redis_and_stops_on_sigterm(redis_url: str, key_prefix: str,
+                                                             tmp_path: Path) -> None:
+    """The ``swell dashboard`` code path in its own process, against Redis, token required."""
+    port = free_port()
+    script = ("import argparse, sys; from swell.monitor.server import add_dashboard_command; "
+              "p = argparse.ArgumentParser(); add_dashboard_command(p.add_subparsers()); "
+              "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+    env = {**os.environ, "SWELL_DASHBOARD_TOKEN": "tok"}
+    log_path = tmp_path / "dashboard.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script, "dashboard", "--port", str(port), "--host", "0.0.0.0",
+             "--redis-url", redis_url, "--key-prefix", key_prefix, "--read-only", "--log-json"],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    response = httpx.get(f"http://127.0.0.1:{port}/api/health",
+                                         headers={"Authorization": "Bearer tok"}, timeout=5)
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, log_path.read_text()
+                    assert time.monotonic() < deadline, "dashboard did not start within 60 s"
+                    time.sleep(0.05)
+            assert response.status_code == 200 and response.json() == {"ok": True}
+            assert httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 401
+            refused = httpx.post(f"http://127.0.0.1:{port}/api/purge", timeout=5,
+                                 headers={"Authorization": "Bearer tok"})
+            assert refused.status_code == 403
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+    assert code == 0, log_path.read_text()
+    first = log_path.read_text().splitlines()[0]
+    assert json.loads(first)["message"].startswith("swell dashboard on http://0.0.0.0:")

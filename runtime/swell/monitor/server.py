@@ -12,12 +12,15 @@ import asyncio
 import ipaddress
 import logging
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
 from swell.errors import SwellError
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from swell.monitor.metrics import MetricsServer, WorkerMetrics
     from swell.store.base import Store
 
@@ -50,9 +53,9 @@ def check_bind(host: str, token: str | None) -> None:
             f"could replay, cancel or purge jobs. Set --token or ${TOKEN_ENV}, or bind to 127.0.0.1.")
 
 
-async def serve(store: Store, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
-                read_only: bool = False) -> None:
-    """Serve the admin API, dashboard and /metrics until interrupted (SIGINT/SIGTERM)."""
+def build_server(store: Store, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
+                 read_only: bool = False) -> uvicorn.Server:
+    """A uvicorn server for the admin app (InsecureBind when the bind rule is broken)."""
     import uvicorn
 
     from swell.monitor.api import create_app
@@ -61,9 +64,16 @@ async def serve(store: Store, host: str = "127.0.0.1", port: int = 8080, token: 
     app = create_app(store, token=token, read_only=read_only)
     config = uvicorn.Config(app, host=host, port=port, lifespan="off", access_log=False,
                             log_config=None, server_header=False)
-    mode = " (read-only)" if read_only else ""
-    log.info("swell dashboard on http://%s:%d/%s", host if ":" not in host else f"[{host}]", port, mode)
-    await uvicorn.Server(config).serve()
+    return uvicorn.Server(config)
+
+
+async def serve(store: Store, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
+                read_only: bool = False) -> None:
+    """Serve the admin API, dashboard and /metrics until interrupted (SIGINT/SIGTERM)."""
+    server = build_server(store, host, port, token, read_only)
+    shown = f"[{host}]" if ":" in host else host
+    log.info("swell dashboard on http://%s:%d/%s", shown, port, " (read-only)" if read_only else "")
+    await server.serve()
 
 
 # -- CLI wiring (swell.cli calls these; kept here so the monitoring extra stays optional) -------
@@ -103,6 +113,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
               f"Redis-backed deployment)", file=sys.stderr)
         return 2
     logging_json.configure("INFO", json=bool(getattr(args, "log_json", False)))
+    # uvicorn re-raises the signal that stopped it once its own handlers are gone; quiet
+    # handlers underneath turn a requested stop into a clean exit 0 instead of death by signal.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: None)
     return asyncio.run(_dashboard(url, args, token))
 
 
