@@ -90,3 +90,13 @@ app.kubernetes.io/part-of: swell
 {{- define "swell.containerSecurityContext" -}}
 {{- toYaml .Values.securityContext -}}
 {{- end -}}
+
+{{/*
+Fail early on clusters older than Chart.yaml's kubeVersion. `helm install` checks it already;
+this makes `helm template --kube-version` (and GitOps tools that render offline) check it too.
+*/}}
+{{- define "swell.checkKubeVersion" -}}
+{{- if and .Chart.KubeVersion (not (semverCompare .Chart.KubeVersion .Capabilities.KubeVersion.Version)) -}}
+{{- fail (printf "swell needs Kubernetes %s (kubeVersion in Chart.yaml); this cluster is %s" .Chart.KubeVersion .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
+{{- end -}}

@@ -28,6 +28,11 @@ spec:
         {{- end }}
         - --concurrency={{ $root.Values.example.concurrency }}
       env:
+        # Workers report their pod name, so the operator can pick idle pods to remove first.
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
         {{- if .secretName }}
         - name: SWELL_REDIS_PASSWORD
           valueFrom:

@@ -1,0 +1,1 @@
+"""Delivery tests: the Helm chart, the examples, the Dockerfile and the kind config, offline."""
