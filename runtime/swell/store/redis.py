@@ -34,7 +34,6 @@ from redis.commands.core import AsyncScript
 from swell.clock import Clock, wall_clock
 from swell.errors import (
     CorruptJob,
-    InvalidJob,
     InvalidTransition,
     JobNotFound,
     PayloadTooLarge,
@@ -53,7 +52,7 @@ from swell.store.record import CODE_STATUS, STATUS_CODE, corrupt_job, decode_rec
 log = logging.getLogger(__name__)
 
 SCRIPT_NAMES = ("enqueue", "claim", "settle", "extend", "reap", "cancel", "replay", "promote", "purge",
-                "stats")
+                "stats", "occurrence")
 PROMOTE_LIMIT = 1000  # due jobs promoted per claim call
 TRIM_LIMIT = 1000  # retention deletions per script call (keeps every call short)
 REAP_LIMIT = 1000
@@ -195,10 +194,10 @@ class RedisStore:
     async def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
         if not jobs:
             return []
+        now = self._clock()
+        jobs = [_fresh(job, now) for job in jobs]
         by_queue: dict[str, list[int]] = {}
         for i, job in enumerate(jobs):
-            if job.status not in (Status.PENDING, Status.SCHEDULED):
-                raise InvalidJob(f"job {job.id} is {job.status.value}: only new jobs can be enqueued")
             by_queue.setdefault(job.queue, []).append(i)
         calls: list[_Call] = []
         for queue, idxs in by_queue.items():
@@ -209,7 +208,7 @@ class RedisStore:
                 if len(record) > self._settings.payload_limit:
                     raise PayloadTooLarge(f"job {job.type!r} is {len(record)} bytes encoded, over the "
                                           f"{self._settings.payload_limit}-byte payload limit")
-                run_at = fmt_time(job.run_at) if job.status is Status.SCHEDULED and job.run_at else ""
+                run_at = fmt_time(job.run_at) if job.run_at is not None else ""
                 args += [job.id, record, int(job.priority), run_at, job.unique_key or "", job.tenant or ""]
             calls.append((self._scripts["enqueue"], self._qkeys(queue), args))
         before = self._register(list(by_queue))
@@ -338,27 +337,42 @@ class RedisStore:
             fmt_time(now), job_id, fmt_time(now - s.completed_ttl), s.completed_max])
         code = _s(code)
         if code == "missing":
-            raise JobNotFound(f"no job {job_id}")
+            raise JobNotFound(f"no job with id {job_id!r}")
+        if code == "corrupt":
+            raise CorruptJob(f"job {job_id} in queue {queue} is corrupt and cannot be cancelled")
+        if code == "terminal":
+            job = self._decode(job_id, queue, record)
+            raise InvalidTransition(f"job {job_id} is already {job.status.value}: only pending, scheduled, "
+                                    "retrying or running jobs can be cancelled")
         return self._decode(job_id, queue, record)
 
     async def replay(self, job_id: str) -> Job:
         queue, _ = await self._locate(job_id)
-        code, record = await self._call("replay", self._qkeys(queue), ["one", job_id])
+        now = fmt_time(self._clock())
+        code, record = await self._call("replay", self._qkeys(queue), [now, "one", job_id])
         code = _s(code)
         if code == "missing":
             raise JobNotFound(f"no job {job_id}")
         if code == "corrupt":
             raise CorruptJob(f"job {job_id} in queue {queue} is corrupt and cannot be replayed")
         if code != "replayed":
-            raise InvalidTransition(f"job {job_id} cannot go from {CODE_STATUS[code].value} to pending")
+            raise InvalidTransition(f"job {job_id} is {CODE_STATUS[code].value}: only dead (failed) jobs "
+                                    "can be replayed")
         return self._decode(job_id, queue, record)
 
     async def replay_dead(self, queue: str, limit: int = 1000) -> int:
-        return int(await self._call("replay", self._qkeys(queue), ["oldest", limit]))
+        if limit <= 0:
+            return 0
+        now = fmt_time(self._clock())
+        return int(await self._call("replay", self._qkeys(queue), [now, "oldest", limit]))
 
     async def purge(self, queue: str | None = None, statuses: Sequence[Status] = (Status.COMPLETED,),
                     older_than: float = 0.0) -> int:
-        codes = [STATUS_CODE[s] for s in dict.fromkeys(statuses) if s in TERMINAL]
+        wanted = set(statuses)
+        if wanted - TERMINAL:
+            names = ", ".join(sorted(s.value for s in wanted - TERMINAL))
+            raise InvalidTransition(f"purge deletes only terminal jobs, not {names}")
+        codes = [STATUS_CODE[s] for s in dict.fromkeys(statuses)]
         if not codes:
             return 0
         cutoff = fmt_time(self._clock() - older_than)
@@ -445,21 +459,22 @@ class RedisStore:
         return out[where.offset:where.offset + where.limit]
 
     async def dead(self, queue: str | None = None, offset: int = 0, limit: int = 100) -> list[Job]:
+        offset = max(0, offset)
         if limit <= 0:
             return []
-        queues = [queue] if queue else await self.queues()
-        with self._errors():
-            async with self._client.pipeline(transaction=False) as pipe:
-                for q in queues:
-                    pipe.zrevrange(self._qkeys(q).dead, 0, offset + limit - 1, withscores=True)
-                heads = await pipe.execute()
-        ranked = sorted(((score, q, job_id) for q, head in zip(queues, heads, strict=True)
-                         for job_id, score in head), key=lambda t: -t[0])[offset:offset + limit]
-        order = {(q, _s(i)): n for n, (_, q, i) in enumerate(ranked)}
-        jobs: list[Job] = []
-        for q in dict.fromkeys(q for _, q, _ in ranked):
-            jobs += await self._load(q, [i for _, qq, i in ranked if qq == q])
-        return sorted(jobs, key=lambda j: order[(j.queue, j.id)])
+        if queue is not None:
+            with self._errors():
+                ids = await self._client.zrevrange(self._qkeys(queue).dead, offset, offset + limit - 1)
+            return await self._load(queue, ids)
+        # Dead sets are ordered per queue: merge the heads of every queue by death time.
+        ranked: list[tuple[float, int, Job]] = []
+        for q in await self.queues():
+            with self._errors():
+                ids = await self._client.zrevrange(self._qkeys(q).dead, 0, offset + limit - 1)
+            for rank, job in enumerate(await self._load(q, ids)):
+                ranked.append((job.finished_at or 0.0, -rank, job))
+        ranked.sort(key=lambda t: (t[0], t[1]), reverse=True)
+        return [job for _, _, job in ranked[offset:offset + limit]]
 
     async def queues(self) -> list[str]:
         with self._errors():
@@ -504,8 +519,9 @@ class RedisStore:
 
     # -- workers and schedules ---------------------------------------------------------------
     async def register_worker(self, info: WorkerInfo) -> None:
-        expires = self._clock() + self._settings.worker_ttl
-        value = fmt_time(expires).encode() + b"|" + orjson.dumps(info.to_dict())
+        now = self._clock()
+        info = replace(info, last_heartbeat=now)
+        value = fmt_time(now + self._settings.worker_ttl).encode() + b"|" + orjson.dumps(info.to_dict())
         with self._errors():
             await self._client.hset(self._global.workers, info.id, value)
 
@@ -538,9 +554,11 @@ class RedisStore:
         return sorted(live, key=lambda w: w.id)
 
     async def claim_occurrence(self, key: str, ttl: float) -> bool:
+        now = self._clock()
         with self._errors():
-            return bool(await self._client.set(self._global.occurrence(key), b"1", nx=True,
-                                               px=max(1, int(ttl * 1000))))
+            return bool(await self._scripts["occurrence"](
+                keys=[self._global.occurrence(key)],
+                args=[fmt_time(now), fmt_time(now + ttl), max(1, int(ttl * 1000))]))
 
     async def save_schedule(self, schedule: Schedule) -> None:
         with self._errors():
@@ -574,6 +592,15 @@ def _with_token(job: Job, token: str) -> Job:
     return replace(job, token=token)
 
 
+def _fresh(job: Job, now: float) -> Job:
+    """A job as enqueue stores it: scheduled only if run_at is still ahead (store's clock)."""
+    delayed = job.run_at is not None and job.run_at > now
+    return replace(job, status=Status.SCHEDULED if delayed else Status.PENDING,
+                   run_at=job.run_at if delayed else None, attempts=0, token=None, worker_id=None,
+                   lease_until=None, started_at=None, finished_at=None, cancel_requested=False,
+                   dead_reason=None)
+
+
 def _outcome_args(o: Outcome, now: float, bury: bool) -> list[Any]:
     """The 7 ARGV of one outcome for settle.lua."""
     job = o.job
@@ -582,11 +609,13 @@ def _outcome_args(o: Outcome, now: float, bury: bool) -> list[Any]:
     if o.kind is OutcomeKind.COMPLETE:
         payload = "" if o.result is None else orjson.dumps(o.result).decode()
     elif o.kind is OutcomeKind.RETRY:
-        payload = orjson.dumps(o.error.to_dict()).decode() if o.error else ""
+        error = o.error or JobError("Retry", "retry requested")
+        payload = orjson.dumps(error.to_dict()).decode()
         extra = fmt_time(now + max(0.0, o.delay))
     elif o.kind is OutcomeKind.FAIL:
-        payload = orjson.dumps(o.error.to_dict()).decode() if o.error else ""
-        extra = o.reason or ""
+        error = o.error or JobError("Failed", o.reason or "failed")
+        payload = orjson.dumps(error.to_dict()).decode()
+        extra = o.reason or f"{error.type}: {error.message}"
     duration = "" if o.duration is None else fmt_time(o.duration)
     return [kind, job.id, job.token or "", payload, extra, duration, job.type]
 

@@ -17,8 +17,9 @@ end
 redis.call('ZREM', K.p, id)
 redis.call('ZREM', K.s, id)
 st.st = 'x'
+st.ps = nil
 st.fa = now
-redis.call('ZADD', K.x, now, id)
+add_finished(K.x, id)
 redis.call('HINCRBY', K.m, 'cancelled', 1)
 free_unique(id, st)
 tenant_move(st, from, 'x')

@@ -13,7 +13,7 @@ while got < n do
   local popped = redis.call('ZPOPMIN', K.p, n - got)
   if #popped == 0 then break end
   for i = 1, #popped, 2 do
-    local id = popped[i]
+    local id, score = popped[i], popped[i + 1]
     local rec, st, tail = load(id)
     if rec and not st then
       bury(id, 'corrupt: ' .. tail, now)
@@ -25,6 +25,9 @@ while got < n do
       st.w = worker
       st.sa = now
       st.lu = lease_until
+      st.q = score  -- its place, kept for release/reap (a string: exact)
+      st.ra = nil
+      st.ps = nil
       out[#out + 1] = id
       out[#out + 1] = save(id, st, tail)
       redis.call('ZADD', K.r, lease_until, id)

@@ -8,16 +8,14 @@ local out = {}
 for i = 1, #ARGV, 6 do
   local id, rec, prio, run_at, uk, tn = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local existing = nil
-  if uk ~= '' then
+  local same = redis.call('HGET', K.j, id)
+  if same then existing = {id, same} end
+  if not existing and uk ~= '' then
     local holder = redis.call('HGET', K.u, uk)
     if holder then
       local hrec, hst = load(holder)
       if hrec and hst and not TERMINAL[status(hst)] then existing = {holder, hrec} end
     end
-  end
-  if not existing then
-    local same = redis.call('HGET', K.j, id)
-    if same then existing = {id, same} end
   end
   if existing then
     out[#out + 1] = existing
@@ -31,7 +29,7 @@ for i = 1, #ARGV, 6 do
     end
     if uk ~= '' then redis.call('HSET', K.u, uk, id) end
     redis.call('HINCRBY', K.m, 'enqueued', 1)
-    if tn ~= '' then redis.call('HINCRBY', K.m, 'tp:' .. tn, 1) end
+    if tn ~= '' and run_at == '' then redis.call('HINCRBY', K.m, 'tp:' .. tn, 1) end
     out[#out + 1] = {'', ''}
   end
 end

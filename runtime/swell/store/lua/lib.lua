@@ -11,8 +11,8 @@ local K = {p = KEYS[1], s = KEYS[2], r = KEYS[3], j = KEYS[4], c = KEYS[5], x = 
            m = KEYS[8], t = KEYS[9], u = KEYS[10], k = KEYS[11], b = KEYS[12], l = KEYS[13]}
 local BAND = 17592186044416  -- 2^44 = swell.job.PRIORITY_BAND
 local TERMINAL = {c = true, f = true, x = true}
--- tenant gauge field for each status code (cancelled jobs are not counted)
-local TENANT_FIELD = {p = 'tp:', s = 'tp:', y = 'tp:', r = 'tr:', c = 'tc:', f = 'tf:'}
+-- tenant gauge field for each status code (as MemoryStore: pending means ready to claim)
+local TENANT_FIELD = {p = 'tp:', r = 'tr:', c = 'tc:', f = 'tf:'}
 
 -- Returns record, state, tail ("\n<spec>") -- or record, nil, message when the record is corrupt,
 -- or nil when there is no record.
@@ -35,9 +35,18 @@ end
 
 local function status(st) return st.st or 'p' end
 
+-- A new place at the back of the job's priority band.
 local function push_pending(id, st)
   local seq = redis.call('HINCRBY', K.m, 'seq', 1)
   redis.call('ZADD', K.p, (tonumber(st.p) or 2) * BAND + seq, id)
+end
+
+-- A running job goes back to pending at its old place (the score claim saved in st.q), so it
+-- is claimed again ahead of jobs enqueued after it. st.ps = pending since (oldest-age stat).
+local function requeue(id, st, now)
+  if st.q then redis.call('ZADD', K.p, st.q, id) else push_pending(id, st) end
+  st.q = nil
+  st.ps = now
 end
 
 -- Tenant gauges follow the job's status; completed/failed only ever grow (they are counters).
@@ -57,8 +66,12 @@ local function finished(now)
   redis.call('HINCRBY', K.t, string.format('%d', math.floor(tonumber(now))), 1)
 end
 
--- Delete terminal jobs (record and index entry) older than cutoff, then beyond the newest maxn.
--- At most `limit` of each per call: retention catches up over a few calls, never blocks Redis.
+-- Terminal sets (completed, cancelled, dead) are scored by a per-queue finish sequence, not by
+-- time: equal timestamps keep their finish order. Age comes from the record's "fa".
+local function add_finished(zkey, id)
+  redis.call('ZADD', zkey, redis.call('HINCRBY', K.m, 'fseq', 1), id)
+end
+
 local function drop(zkey, ids)
   if #ids > 0 then
     redis.call('ZREM', zkey, unpack(ids))
@@ -66,8 +79,35 @@ local function drop(zkey, ids)
     redis.call('HDEL', K.b, unpack(ids))
   end
 end
+
+-- Ids at the head (oldest finishers) of a terminal set that finished before `cutoff` (at or
+-- before it when purging), at most `limit`. Corrupt records have no time: retention keeps them
+-- (capped by count only, they are evidence), an explicit purge deletes them.
+local function finished_before(zkey, cutoff, purging, limit)
+  local cut, out, start = tonumber(cutoff), {}, 0
+  while #out < limit do
+    local ids = redis.call('ZRANGE', zkey, start, start + 15)
+    if #ids == 0 then return out end
+    for _, id in ipairs(ids) do
+      local rec, st = load(id)
+      if st then
+        local fa = tonumber(st.fa) or 0
+        if fa > cut or (fa == cut and not purging) then return out end
+        out[#out + 1] = id
+      elseif rec == nil or purging then
+        out[#out + 1] = id
+      end
+      if #out >= limit then return out end
+    end
+    start = start + 16
+  end
+  return out
+end
+
+-- Retention: drop jobs finished before cutoff, then the oldest beyond maxn. At most `limit` of
+-- each per call: retention catches up over a few calls and never blocks Redis for long.
 local function trim(zkey, cutoff, maxn, limit)
-  drop(zkey, redis.call('ZRANGEBYSCORE', zkey, '-inf', cutoff, 'LIMIT', 0, limit))
+  drop(zkey, finished_before(zkey, cutoff, false, limit))
   local over = redis.call('ZCARD', zkey) - tonumber(maxn)
   if over > 0 then drop(zkey, redis.call('ZRANGE', zkey, 0, math.min(over, limit) - 1)) end
 end
@@ -78,7 +118,7 @@ local function bury(id, reason, now)
   redis.call('ZREM', K.s, id)
   redis.call('ZREM', K.r, id)
   redis.call('SREM', K.k, id)
-  redis.call('ZADD', K.d, now, id)
+  add_finished(K.d, id)
   redis.call('HSET', K.b, id, reason)
   redis.call('HINCRBY', K.m, 'failed', 1)
 end
@@ -96,6 +136,7 @@ local function promote(now, limit)
       redis.call('ZREM', K.s, id)
       tenant_move(st, status(st), 'p')
       st.st = nil
+      st.ps = nil  -- pending since run_at
       save(id, st, tail)
       push_pending(id, st)
     end

@@ -9,7 +9,7 @@ local n = 0
 for i = 3, #ARGV do
   local zkey = sets[ARGV[i]]
   if zkey and n < limit then
-    local ids = redis.call('ZRANGEBYSCORE', zkey, '-inf', cutoff, 'LIMIT', 0, limit - n)
+    local ids = finished_before(zkey, cutoff, true, limit - n)
     drop(zkey, ids)
     n = n + #ids
   end

@@ -8,7 +8,7 @@
 -- Returns: {requeued ids}, {dead ids}, more (1 = limit reached, call again), locked (0 = lock lost)
 local now, token, limit, max_redeliveries = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('GET', K.l) ~= token then return {{}, {}, 0, 0} end
-local ids = redis.call('ZRANGEBYSCORE', K.r, '-inf', now, 'LIMIT', 0, limit)
+local ids = redis.call('ZRANGEBYSCORE', K.r, '-inf', '(' .. now, 'LIMIT', 0, limit)
 local requeued, dead = {}, {}
 for _, id in ipairs(ids) do
   local rec, st, tail = load(id)
@@ -18,32 +18,38 @@ for _, id in ipairs(ids) do
     dead[#dead + 1] = id
   elseif rec then
     local cancel = redis.call('SREM', K.k, id) == 1
-    st.rd = (tonumber(st.rd) or 0) + 1
+    local times = (tonumber(st.rd) or 0) + 1
     st.tk = nil
     st.lu = nil
     st.cr = nil
     redis.call('HINCRBY', K.m, 'redelivered', 1)
     if cancel then
+      st.q = nil
       st.st = 'x'
       st.fa = now
-      redis.call('ZADD', K.x, now, id)
+      add_finished(K.x, id)
       redis.call('HINCRBY', K.m, 'cancelled', 1)
       free_unique(id, st)
       tenant_move(st, 'r', 'x')
-    elseif st.rd > max_redeliveries then
+    elseif times > max_redeliveries then
+      st.rd = times
+      st.q = nil
       st.st = 'f'
       st.fa = now
-      st.dr = 'poison: lease expired ' .. st.rd .. ' times (max_redeliveries=' .. max_redeliveries .. ')'
-      redis.call('ZADD', K.d, now, id)
+      st.dr = 'poison: lease expired ' .. times .. ' times'
+      st.e = cjson.encode({type = 'LeaseExpired', message = 'lease expired ' .. times ..
+        ' times without the job finishing (max_redeliveries=' .. max_redeliveries .. ')'})
+      add_finished(K.d, id)
       redis.call('HINCRBY', K.m, 'failed', 1)
       free_unique(id, st)
       tenant_move(st, 'r', 'f')
       finished(now)
       dead[#dead + 1] = id
     else
+      st.rd = times
       st.st = nil
       st.w = nil
-      push_pending(id, st)
+      requeue(id, st, now)
       tenant_move(st, 'r', 'p')
       requeued[#requeued + 1] = id
     end

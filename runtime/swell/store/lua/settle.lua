@@ -40,11 +40,18 @@ for i = 7, #ARGV, 7 do
     st.tk = nil
     st.lu = nil
     st.cr = nil
-    if kind == 'c' then
+    if kind == 'l' and not cancel then
+      st.st = nil
+      st.a = math.max(0, (tonumber(st.a) or 1) - 1)
+      st.w = nil
+      requeue(id, st, now)
+      tenant_move(st, 'r', 'p')
+    elseif kind == 'c' then
+      st.q = nil
       st.st = 'c'
       st.fa = now
       if payload ~= '' then st.r = payload end
-      redis.call('ZADD', K.c, now, id)
+      add_finished(K.c, id)
       redis.call('HINCRBY', K.m, 'completed', 1)
       free_unique(id, st)
       tenant_move(st, 'r', 'c')
@@ -52,35 +59,32 @@ for i = 7, #ARGV, 7 do
       duration(ARGV[i + 6], ARGV[i + 5])
       trim_done = true
     elseif kind == 'y' and not cancel then
+      st.q = nil
       st.st = 'y'
+      st.w = nil
       st.ra = extra
       if payload ~= '' then st.e = payload end
       redis.call('ZADD', K.s, extra, id)
       redis.call('HINCRBY', K.m, 'retried', 1)
       tenant_move(st, 'r', 'y')
-    elseif kind == 'l' and not cancel then
-      st.st = nil
-      st.a = math.max(0, (tonumber(st.a) or 1) - 1)
-      st.w = nil
-      st.sa = nil
-      push_pending(id, st)
-      tenant_move(st, 'r', 'p')
     elseif cancel then
       -- the worker stopped a job whose cancellation was requested: it ends cancelled
+      st.q = nil
       st.st = 'x'
       st.fa = now
       if payload ~= '' then st.e = payload end
-      redis.call('ZADD', K.x, now, id)
+      add_finished(K.x, id)
       redis.call('HINCRBY', K.m, 'cancelled', 1)
       free_unique(id, st)
       tenant_move(st, 'r', 'x')
       trim_done = true
     else
+      st.q = nil
       st.st = 'f'
       st.fa = now
       if payload ~= '' then st.e = payload end
       if extra ~= '' then st.dr = extra end
-      redis.call('ZADD', K.d, now, id)
+      add_finished(K.d, id)
       redis.call('HINCRBY', K.m, 'failed', 1)
       free_unique(id, st)
       tenant_move(st, 'r', 'f')

@@ -14,7 +14,7 @@ for band = 0, 3 do
   if head[1] then
     local rec, st = load(head[1])
     if st then
-      local since = tonumber(st.ra) or tonumber(st.c)
+      local since = tonumber(st.ps) or tonumber(st.ra) or tonumber(st.c)
       if since and (not oldest or since < oldest) then oldest = since end
     end
   end
