@@ -89,11 +89,9 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_dashboard_process_serves_redis_and_stops_on_sigterm(redis_url: str, key_prefix: str,
                                                              tmp_path: Path) -> None:
-    """The ``swell dashboard`` code path in its own process, against Redis, token required."""
+    """``swell dashboard`` in its own process, against Redis, token from the environment."""
     port = free_port()
-    script = ("import argparse, sys; from swell.monitor.server import add_dashboard_command; "
-              "p = argparse.ArgumentParser(); add_dashboard_command(p.add_subparsers()); "
-              "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+    script = "import sys; from swell.cli import main; sys.exit(main())"  # `swell dashboard ...`
     env = {**os.environ, "SWELL_DASHBOARD_TOKEN": "tok"}
     log_path = tmp_path / "dashboard.log"
     with log_path.open("wb") as log_file:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "SWELL_DASHBOARD_TOKEN"
 REDIS_URL_ENV = "SWELL_REDIS_URL"
+KEY_PREFIX_ENV = "SWELL_KEY_PREFIX"
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -91,7 +92,9 @@ def add_dashboard_command(subparsers: argparse._SubParsersAction[argparse.Argume
                    help=f"bearer token required on every request (default ${TOKEN_ENV})")
     p.add_argument("--read-only", action="store_true", help="refuse replay, cancel and purge")
     p.add_argument("--redis-url", default=None, help=f"Redis to inspect (default ${REDIS_URL_ENV})")
-    p.add_argument("--key-prefix", default=None, help="key prefix of the swell deployment (default swell)")
+    p.add_argument("--key-prefix", default=None,
+                   help=f"key prefix of the deployment (default ${KEY_PREFIX_ENV} or 'swell')")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO (default), WARNING or ERROR")
     p.add_argument("--log-json", action="store_true", help="log JSON lines")
     p.set_defaults(func=run_dashboard)
     return p
@@ -112,7 +115,12 @@ def run_dashboard(args: argparse.Namespace) -> int:
         print(f"swell dashboard: give --redis-url or set ${REDIS_URL_ENV} (the dashboard inspects a "
               f"Redis-backed deployment)", file=sys.stderr)
         return 2
-    logging_json.configure("INFO", json=bool(getattr(args, "log_json", False)))
+    level = str(getattr(args, "log_level", None) or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        print(f"swell dashboard: unknown log level {level!r}: use DEBUG, INFO, WARNING or ERROR",
+              file=sys.stderr)
+        return 2
+    logging_json.configure(level, json=bool(getattr(args, "log_json", False)))
     # uvicorn re-raises the signal that stopped it once its own handlers are gone; quiet
     # handlers underneath turn a requested stop into a clean exit 0 instead of death by signal.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -124,7 +132,8 @@ async def _dashboard(url: str, args: argparse.Namespace, token: str | None) -> i
     from swell.settings import Settings
     from swell.store.redis import RedisStore
 
-    settings = Settings(key_prefix=args.key_prefix) if args.key_prefix else Settings()
+    prefix = args.key_prefix or os.environ.get(KEY_PREFIX_ENV)
+    settings = Settings(key_prefix=prefix) if prefix else Settings()
     store = RedisStore.from_url(url, settings=settings)
     try:
         await serve(store, args.host, args.port, token, args.read_only)
