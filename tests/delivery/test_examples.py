@@ -115,8 +115,8 @@ def test_example_worker_matches_the_charts_demo_worker() -> None:
     chart_jq = one(of_kind(render_chart({"redis": {"enabled": True}, "example": {"enabled": True}}),
                            "JobQueue"), "JobQueue")
     (_, example), = [(n, d) for n, d in JOBQUEUES if n == "jobqueue.yaml"]
-    assert example["spec"]["queues"] == chart_jq["spec"]["queues"]
-    assert example["spec"]["redis"] == chart_jq["spec"]["redis"]
+    for field in ("queues", "redis", "scaling"):
+        assert example["spec"][field] == chart_jq["spec"][field], field
     mine, theirs = (jq["spec"]["template"]["spec"] for jq in (example, chart_jq))
     assert mine == theirs
     assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in (
