@@ -65,7 +65,9 @@ class App:
                 store = MemoryStore(settings, clock or wall_clock)
         self.store: Store = store
         self.settings: Settings = settings or getattr(store, "settings", None) or DEFAULT_SETTINGS
-        self.clock: Clock = clock or getattr(store, "clock", None) or wall_clock
+        # Delays become run_at on this clock, so it must be the store's (tests inject one).
+        self.clock: Clock = clock or getattr(store, "clock", None) or getattr(store, "_clock", None) \
+            or wall_clock
         self.name = name
         self.registry = Registry()
         self.resolver: TenantResolver | None = None

@@ -718,7 +718,7 @@ class Worker:
             self._backoff = 0.1
             if isinstance(exc, StoreUnavailable):
                 log.warning("worker %s: store unavailable (%s during %s); running jobs continue, "
-                            "retrying with backoff up to %.0f s", self.id, exc, what, self.max_backoff)
+                            "retrying with backoff up to %g s", self.id, exc, what, self.max_backoff)
             else:
                 log.error("worker %s: store error during %s; retrying with backoff", self.id, what,
                           exc_info=exc)
