@@ -327,3 +327,15 @@ async def test_app_mounts_under_a_prefix(store: Store, seeded: Seeded) -> None:
         assert (await client.get("/admin/static/dashboard.js")).status_code == 200
         doc = await ok(client, "GET", "/admin/api/openapi.json")
         assert doc["servers"] == [{"url": "/admin"}]
+
+
+async def test_cross_origin_browser_posts_are_refused(client: httpx.AsyncClient, store: Store,
+                                                      seeded: Seeded) -> None:
+    """A page on another site cannot make the visitor's browser purge or replay (CSRF)."""
+    evil = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+    message = await error(client, 403, "POST", "/api/purge", headers=evil,
+                          content='{"statuses": ["completed", "failed"]}')
+    assert "cross-origin" in message
+    assert (await store.get(seeded.completed)).status is Status.COMPLETED
+    same = {"Origin": "http://admin.test"}
+    assert (await ok(client, "POST", f"/api/jobs/{seeded.dead}/replay", headers=same))["status"] == "pending"

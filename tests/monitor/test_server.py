@@ -17,9 +17,12 @@ import pytest
 
 from swell.monitor.server import (
     InsecureBind,
+    LoopbackHostGuard,
     add_dashboard_command,
     add_worker_monitoring_options,
+    build_server,
     check_bind,
+    host_of,
     run_dashboard,
     start_worker_monitoring,
 )
@@ -121,3 +124,24 @@ def test_dashboard_process_serves_redis_and_stops_on_sigterm(redis_url: str, key
     assert code == 0, log_path.read_text()
     first = log_path.read_text().splitlines()[0]
     assert json.loads(first)["message"].startswith("swell dashboard on http://0.0.0.0:")
+
+
+@pytest.mark.parametrize(("header", "host"), [
+    ("127.0.0.1:8080", "127.0.0.1"), ("[::1]:80", "::1"), ("localhost", "localhost"),
+    ("evil.example:80", "evil.example"),
+])
+def test_host_of(header: str, host: str) -> None:
+    assert host_of(header) == host
+
+
+async def test_tokenless_server_answers_only_loopback_host_names() -> None:
+    store = MemoryStore()
+    server = build_server(store, "127.0.0.1", 0)
+    app = server.config.app
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as http:
+        assert (await http.get("http://127.0.0.1:8080/api/health")).status_code == 200
+        assert (await http.get("http://localhost:8080/api/health")).status_code == 200
+        rebound = await http.get("http://attacker.example:8080/api/health")
+        assert rebound.status_code == 403 and "localhost" in rebound.json()["message"]
+    guarded = build_server(store, "0.0.0.0", 0, token="t").config.app
+    assert not isinstance(guarded, LoopbackHostGuard)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
@@ -24,6 +25,14 @@ class Denied(Exception):
         self.message = message
 
 
+def same_origin(request: Request) -> bool:
+    """No Origin header (not a browser), or an Origin naming the host the request was sent to."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Access:
     token: str | None = None
@@ -32,6 +41,10 @@ class Access:
     def check(self, request: Request, *, action: bool = False) -> None:
         """Raise Denied unless the request may go on; ``action`` marks requests that change jobs."""
         via = self._authenticate(request)
+        if request.method not in SAFE_METHODS and not same_origin(request):
+            # Browsers always send Origin on cross-site posts; curl and scripts send none.
+            raise Denied(403, "cross-origin request refused: actions must come from the dashboard's "
+                              "own origin or from a non-browser client")
         if action and self.read_only:
             raise Denied(403, "the admin API is in read-only mode: actions are disabled")
         if (via == "cookie" and request.method not in SAFE_METHODS

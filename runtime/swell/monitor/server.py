@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from swell.errors import SwellError
 
@@ -46,6 +46,34 @@ def is_loopback(host: str) -> bool:
         return False  # a host name or wildcard: it may be reachable from elsewhere
 
 
+def host_of(header: str) -> str:
+    """The host part of a Host header: "127.0.0.1:8080" -> "127.0.0.1", "[::1]:80" -> "::1"."""
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class LoopbackHostGuard:
+    """ASGI wrapper for a token-less (loopback) server: only requests addressed to a loopback
+    name pass, so a web page cannot reach the API through DNS rebinding."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if not is_loopback(host_of(host)):
+                body = (b'{"error":"forbidden","status":403,"message":"this admin server has no token '
+                        b'and answers only requests addressed to localhost"}')
+                await send({"type": "http.response.start", "status": 403,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 def check_bind(host: str, token: str | None) -> None:
     """Raise InsecureBind when ``host`` is reachable from other machines and no token is set."""
     if not token and not is_loopback(host):
@@ -62,7 +90,9 @@ def build_server(store: Store, host: str = "127.0.0.1", port: int = 8080, token:
     from swell.monitor.api import create_app
 
     check_bind(host, token)
-    app = create_app(store, token=token, read_only=read_only)
+    app: Any = create_app(store, token=token, read_only=read_only)
+    if not token:
+        app = LoopbackHostGuard(app)
     config = uvicorn.Config(app, host=host, port=port, lifespan="off", access_log=False,
                             log_config=None, server_header=False)
     return uvicorn.Server(config)
