@@ -57,13 +57,15 @@ def classify(exc: BaseException, tls_enabled: bool, fresh: bool = True) -> Metri
     auth_error = getattr(errors, "StoreAuthError", None)
     tls_error = getattr(errors, "StoreTLSError", None)
     names = {type(e).__name__ for e in chain}
+    # swell's store errors already say what failed and where; others get a prefix.
+    own = isinstance(exc, errors.StoreError)
     if (auth_error and any(isinstance(e, auth_error) for e in chain)) \
             or names & {"AuthenticationError", "AuthorizationError", "AuthenticationWrongNumberOfArgsError"} \
             or any(m in text for m in _AUTH_MARKERS):
-        return MetricsError(FailureKind.AUTH, f"Redis refused the credentials: {exc}")
+        return MetricsError(FailureKind.AUTH, str(exc) if own else f"Redis refused the credentials: {exc}")
     if (tls_error and any(isinstance(e, tls_error) for e in chain)) \
             or any(isinstance(e, ssl.SSLError) for e in chain) or any(m in text for m in _TLS_MARKERS):
-        return MetricsError(FailureKind.TLS, f"TLS failed (does spec.redis.tls match the server?): {exc}")
+        return MetricsError(FailureKind.TLS, f"{exc} (does spec.redis.tls match the server?)")
     if fresh and not tls_enabled and "Connection closed by server" in text:
         # A plaintext client talking to a TLS port sees the server hang up on the first command
         # (on a connection that worked before, the same text just means the server went away).
@@ -71,7 +73,7 @@ def classify(exc: BaseException, tls_enabled: bool, fresh: bool = True) -> Metri
                             f"expects TLS, set spec.redis.tls.enabled: {exc}")
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)) \
             or names & {"ConnectionError", "TimeoutError", "StoreUnavailable", "BusyLoadingError"}:
-        return MetricsError(FailureKind.UNREACHABLE, f"cannot reach Redis: {exc}")
+        return MetricsError(FailureKind.UNREACHABLE, str(exc) if own else f"cannot reach Redis: {exc}")
     return MetricsError(FailureKind.ERROR, f"reading stats failed: {type(exc).__name__}: {exc}")
 
 

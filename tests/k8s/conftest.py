@@ -1,0 +1,85 @@
+"""Fixtures for the operator tests: kmock cluster with the JobQueue CRD, the real operator, Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import kopf
+import kubernetes.config.kube_config
+import pytest
+from kopf.testing import KopfRunner
+
+from swell.settings import Settings
+from swell.store.redis import RedisStore
+
+from .emulator import RealisticEmulator, add_builtin_resources, load_crd, register_crd, write_kubeconfig
+
+JQ = "swell.dev/v1alpha1/jobqueues"
+DEPLOY = "apps/v1/deployments"
+PODS = "v1/pods"
+JQ_URL = "/apis/swell.dev/v1alpha1/namespaces/default/jobqueues"
+
+
+@pytest.fixture
+def kmock_options(kmock_options: dict[str, Any]) -> dict[str, Any]:
+    return {**kmock_options, "cls": RealisticEmulator}
+
+
+@pytest.fixture
+def cluster(kmock: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
+    """kmock with our CRD (schema + CEL validated on create), kopf's backbone, a kubeconfig."""
+    register_crd(kmock, load_crd())
+    add_builtin_resources(kmock)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", str(kmock.url))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    # kubernetes.config caches $KUBECONFIG at import time; both kopf and the operator use it.
+    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    return types.SimpleNamespace(kmock=kmock, kubeconfig=kubeconfig)
+
+
+OperatorFactory = Callable[[], Awaitable[KopfRunner]]
+
+
+@pytest.fixture
+async def operator(cluster: types.SimpleNamespace) -> AsyncIterator[types.SimpleNamespace]:
+    """The real operator (`kopf run -m swell_operator.handlers`); start() / stop() to restart it."""
+    runners: list[KopfRunner] = []
+
+    async def start() -> KopfRunner:
+        settings = kopf.OperatorSettings()
+        # kmock 0.8 cannot list /api/v1/namespaces: trust the namespace given.
+        settings.scanning.disabled = True
+        runner = KopfRunner(["run", "--standalone", "--namespace=default", "--verbose",
+                             "-m", "swell_operator.handlers"], settings=settings, timeout=30)
+        # Enter/exit in a thread: kmock is served from this loop, which must keep running.
+        await asyncio.to_thread(runner.__enter__)
+        runners.append(runner)
+        return runner
+
+    async def stop() -> None:
+        runner = runners[-1]
+        await asyncio.to_thread(runner.__exit__, None, None, None)
+        assert runner.exit_code == 0, runner.output[-3000:]
+
+    ns = types.SimpleNamespace(start=start, stop=stop, runners=runners)
+    await start()
+    try:
+        yield ns
+    finally:
+        live = [r for r in runners if r._thread.is_alive()]
+        for r in live:
+            await asyncio.to_thread(r.__exit__, None, None, None)
+
+
+@pytest.fixture
+async def store(redis_url: str, key_prefix: str) -> AsyncIterator[RedisStore]:
+    s = RedisStore.from_url(redis_url, settings=Settings(key_prefix=key_prefix))
+    try:
+        yield s
+    finally:
+        await s.close()
