@@ -106,80 +106,130 @@ def test_memory_store_threads_never_claim_the_same_job(clock: ManualClock) -> No
 
 
 # -- property: random enqueue/claim/settle sequences keep priority-then-FIFO and lose nothing ----
+# Model of the contract: a pending job is ordered by (priority, seq); seq is given at enqueue, or
+# at promotion for a delayed job (due jobs are promoted in run_at order when a claim runs);
+# a reaped job keeps its seq. Run-at values are kept distinct so that ties never decide.
 OPS = st.lists(
     st.one_of(
-        st.tuples(st.just("enqueue"), st.lists(st.sampled_from(list(Priority)), min_size=1, max_size=6)),
-        st.tuples(st.just("claim"), st.integers(min_value=0, max_value=5)),
-        st.tuples(st.just("complete"), st.integers(min_value=0, max_value=10)),
-        st.tuples(st.just("fail"), st.integers(min_value=0, max_value=10)),
-        st.tuples(st.just("expire"), st.just(0)),
+        st.tuples(st.just("enqueue"), st.lists(st.sampled_from(list(Priority)), min_size=1, max_size=6),
+                  st.sampled_from([0, 0, 5, 20])),
+        st.tuples(st.just("claim"), st.integers(min_value=1, max_value=5), st.just(0)),
+        st.tuples(st.just("promote"), st.just(0), st.just(0)),
+        st.tuples(st.just("complete"), st.integers(min_value=0, max_value=10), st.just(0)),
+        st.tuples(st.just("fail"), st.integers(min_value=0, max_value=10), st.just(0)),
+        st.tuples(st.just("cancel"), st.integers(min_value=0, max_value=10), st.just(0)),
+        st.tuples(st.just("advance"), st.sampled_from([1, 6, 31]), st.just(0)),
+        st.tuples(st.just("expire"), st.just(0), st.just(0)),
     ),
-    max_size=25,
+    max_size=30,
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_random_operations_keep_order_and_lose_nothing(
-        ops: list[tuple[str, object]], store_kind: str, request: pytest.FixtureRequest) -> None:
+        ops: list[tuple[str, int | list[Priority], int]], store_kind: str,
+        request: pytest.FixtureRequest) -> None:
     redis_url = request.getfixturevalue("redis_url") if store_kind == "redis" else None
     prefix = f"{request.getfixturevalue('key_prefix')}-{uuid.uuid4().hex[:6]}" if redis_url else "m"
     asyncio.run(_run_model(ops, store_kind, prefix, redis_url))
 
 
-async def _run_model(ops: list[tuple[str, object]], kind: str, prefix: str, redis_url: str | None) -> None:
+class Model:
+    """What the store must hold: pending by (priority, seq), delayed by (run_at, id), running."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.pending: dict[str, tuple[int, int]] = {}
+        self.delayed: dict[str, tuple[float, int]] = {}  # id -> (run_at, priority)
+        self.running: list[Job] = []
+        self.place: dict[str, tuple[int, int]] = {}
+        self.ended: dict[str, set[Status]] = {}
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def promote(self, now: float) -> None:
+        for job_id, (_, prio) in sorted((i for i in self.delayed.items() if i[1][0] <= now),
+                                        key=lambda i: i[1][0]):
+            del self.delayed[job_id]
+            self.pending[job_id] = self.place[job_id] = (prio, self.next_seq())
+
+    def take(self, n: int) -> list[str]:
+        ordered = sorted(self.pending, key=self.pending.__getitem__)[:n]
+        for job_id in ordered:
+            del self.pending[job_id]
+        return ordered
+
+
+async def _run_model(ops: list[tuple[str, int | list[Priority], int]], kind: str, prefix: str,
+                     redis_url: str | None) -> None:
     clock = ManualClock()
     store = await build_store(kind, Settings(key_prefix=prefix, max_redeliveries=100), clock,
                               redis_url=redis_url)
+    m = Model()
     try:
-        pending: list[tuple[int, int, str]] = []  # model: (priority, seq, id); reaped jobs keep seq
-        seq_of: dict[str, tuple[int, int]] = {}
-        running: list[Job] = []
-        finished: set[str] = set()
-        seq = 0
-        for op, arg in ops:
+        for op, arg, delay in ops:
             if op == "enqueue":
                 assert isinstance(arg, list)
-                jobs = [new_job("t", {"n": seq + k}, now=clock(), priority=p) for k, p in enumerate(arg)]
+                jobs = []
+                for p in arg:
+                    run_at = clock() + delay + m.seq / 1000 if delay else None
+                    jobs.append(new_job("t", {"n": m.seq}, now=clock(), priority=p, run_at=run_at))
+                    if run_at is None:
+                        m.pending[jobs[-1].id] = m.place[jobs[-1].id] = (int(p), m.next_seq())
+                    else:
+                        m.delayed[jobs[-1].id] = (run_at, int(p))
+                        m.next_seq()
                 await store.enqueue_many(jobs)
-                for j in jobs:
-                    seq += 1
-                    seq_of[j.id] = (int(j.priority), seq)
-                    pending.append((int(j.priority), seq, j.id))
             elif op == "claim":
                 assert isinstance(arg, int)
                 got = await store.claim(Q, "w", arg)
-                pending.sort()
-                expected, pending = pending[:arg], pending[arg:]
-                assert [j.id for j in got] == [e[2] for e in expected]
-                running.extend(got)
-            elif op in ("complete", "fail") and running:
+                m.promote(clock())
+                assert [j.id for j in got] == m.take(arg)
+                m.running.extend(got)
+            elif op in ("complete", "fail") and m.running:
                 assert isinstance(arg, int)
-                target = running.pop(arg % len(running))
-                ok = await (store.complete(target) if op == "complete" else
-                            store.fail(target, FAILURE))
+                target = m.running.pop(arg % len(m.running))
+                ok = await (store.complete(target) if op == "complete" else store.fail(target, FAILURE))
                 assert ok
-                finished.add(target.id)
+                m.ended[target.id] = {Status.COMPLETED if op == "complete" else Status.FAILED}
+            elif op == "cancel" and (m.pending or m.delayed):
+                assert isinstance(arg, int)
+                waiting = sorted(m.pending) + sorted(m.delayed)
+                victim = waiting[arg % len(waiting)]
+                assert (await store.cancel(victim)).status is Status.CANCELLED
+                m.pending.pop(victim, None)
+                m.delayed.pop(victim, None)
+                m.ended[victim] = {Status.CANCELLED}
+            elif op == "promote":
+                due = sum(1 for run_at, _ in m.delayed.values() if run_at <= clock())
+                assert await store.promote_due(Q) == due
+                m.promote(clock())
+            elif op == "advance":
+                assert isinstance(arg, int)
+                clock.advance(arg)
             elif op == "expire":
                 clock.advance(31)
                 report = await store.reap_expired(Q)
-                assert sorted(report.requeued) == sorted(j.id for j in running)
-                for j in running:
+                assert sorted(report.requeued) == sorted(j.id for j in m.running)
+                for j in m.running:
                     assert await store.complete(j) is False  # the old holder lost it
-                    pending.append((*seq_of[j.id], j.id))
-                running = []
+                    m.pending[j.id] = m.place[j.id]
+                m.running = []
+        clock.advance(1000)
         claimed_at_end = await claim_until_empty(store, "final", 4)
-        pending.sort()
-        assert [j.id for j in claimed_at_end] == [e[2] for e in pending]
-        for j in running + claimed_at_end:
+        m.promote(clock())
+        assert [j.id for j in claimed_at_end] == m.take(len(m.pending))
+        for j in m.running + claimed_at_end:
             assert await store.complete(j)
-        total = len(seq_of)
-        done = await store.stats()
-        if total:
-            q = done.queues[Q]
-            assert q.completed + q.failed == total == q.enqueued
-            assert q.backlog == 0
-        for job_id in seq_of:
-            assert (await store.get(job_id)).status in (Status.COMPLETED, Status.FAILED)
+            m.ended[j.id] = {Status.COMPLETED}
+        q = (await store.stats()).queues.get(Q)
+        if q is not None:
+            assert q.completed + q.failed + q.cancelled == len(m.ended) == q.enqueued
+            assert q.backlog == 0 and q.scheduled == 0
+        for job_id, statuses in m.ended.items():
+            assert (await store.get(job_id)).status in statuses
     finally:
         await store.close()
