@@ -254,3 +254,25 @@ async def test_settle_applies_mixed_outcomes_in_one_call(store: Store, job: JobF
     assert (await store.get(d.id)).status is Status.PENDING
     assert (await store.get(e.id)).status is Status.RUNNING
     assert await store.settle([]) == []
+
+
+async def test_reaped_job_keeps_its_place_ahead_of_later_jobs(store: Store, job: JobFactory,
+                                                              clock: ManualClock) -> None:
+    first = await store.enqueue(job())
+    (claimed,) = await store.claim(Q, "w", 1)
+    later = await store.enqueue_many([job(), job(), job(priority="high")])
+    clock.advance(31)
+    assert (await store.reap_expired(Q)).requeued == (first.id,)
+    order = [j.id for j in await store.claim(Q, "w2", 10)]
+    assert order == [later[2].id, first.id, later[0].id, later[1].id]
+    assert claimed.token not in {None, ""}
+
+
+async def test_jobs_due_at_the_same_instant_run_in_enqueue_order(store: Store, job: JobFactory,
+                                                                 clock: ManualClock) -> None:
+    run_at = clock() + 10
+    jobs = [job("t", {"i": i}, run_at=run_at) for i in range(20)]
+    for j in jobs:
+        await store.enqueue(j)
+    clock.advance(10)
+    assert [j.id for j in await store.claim(Q, "w", 20)] == [j.id for j in jobs]
