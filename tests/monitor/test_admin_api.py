@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -109,6 +110,8 @@ async def test_workers_schedules_health(client: httpx.AsyncClient, seeded: Seede
     assert worker["host"] == "node-a" and worker["busy"] is True and worker["running"] == [seeded.running]
     [schedule] = (await ok(client, "GET", "/api/schedules"))["schedules"]
     assert schedule["name"] == "nightly-report" and schedule["cron"] == "0 3 * * *"
+    next_run = time.gmtime(schedule["next_run"])
+    assert (next_run.tm_hour, next_run.tm_min) == (3, 0) and schedule["next_run"] > time.time()
     assert await ok(client, "GET", "/api/health") == {"ok": True}
 
 

@@ -22,6 +22,8 @@ async def test_overview_shows_queues_with_depth(client: httpx.AsyncClient, seede
         assert f'data-queue="{name}"' in html
     row = re.search(r'<tr data-queue="mail">(.*?)</tr>', html)
     assert row is not None and '<span data-field="pending.normal">4</span>' in row.group(1)
+    assert 'href="/dead?queue=reports"><span data-field="dead">1</span>' in html
+    assert '<table id="tenants">' in html and "<td>acme</td>" in html
     assert "3 queues" in html and "1 worker</a> (1 busy)" in html
 
 

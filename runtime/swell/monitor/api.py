@@ -9,6 +9,7 @@ move or delete what the store's contract allows (purge touches terminal jobs onl
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -198,7 +199,8 @@ class AdminApi:
         return {"workers": [worker_view(w, stats.at) for w in stats.workers]}
 
     async def schedules(self, request: Request) -> Any:
-        return {"schedules": [schedule_view(s) for s in await self.store.schedules()]}
+        now = time.time()
+        return {"schedules": [schedule_view(s, now) for s in await self.store.schedules()]}
 
     async def openapi(self, request: Request) -> Any:
         return document(server_url=request.scope.get("root_path", "") or "/")

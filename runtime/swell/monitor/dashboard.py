@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from swell.errors import JobNotFound, SwellError
 from swell.job import TERMINAL, Job, Status
 from swell.monitor.access import COOKIE, Access, Denied
-from swell.monitor.view import STATUS_NAMES, BadQuery, parse_filter, parse_int
+from swell.monitor.view import STATUS_NAMES, BadQuery, next_run, parse_filter, parse_int
 from swell.stats import PRIORITY_NAMES
 from swell.store.base import JobFilter, Store
 
@@ -162,7 +162,10 @@ class Dashboard:
             cells = [f'<a href="{base_of(request)}/jobs?queue={e(name)}">{e(name)}</a>']
             cells += [f'<span data-field="pending.{p}">{q.pending.get(p, 0)}</span>' for p in PRIORITY_NAMES]
             for field in ("scheduled", "running", "dead", "completed", "failed", "throughput_last_minute"):
-                cells.append(f'<span data-field="{field}">{getattr(q, field)}</span>')
+                cell = f'<span data-field="{field}">{getattr(q, field)}</span>'
+                if field == "dead":
+                    cell = f'<a href="{base_of(request)}/dead?queue={e(name)}">{cell}</a>'
+                cells.append(cell)
             cells.append(f'<span data-field="oldest_pending_age" data-age="1">'
                          f'{fmt_age(q.oldest_pending_age)}</span>')
             rows.append(f'<tr data-queue="{e(name)}">{"".join(f"<td>{c}</td>" for c in cells)}</tr>')
@@ -171,7 +174,12 @@ class Dashboard:
                    f'{plural(len(stats.queues), "queue")} · <a href="{base_of(request)}/workers">'
                    f'{plural(len(stats.workers), "worker")}</a> ({busy} busy) · updated '
                    f'<span id="updated">{fmt_time(stats.at)}</span></p>')
-        return "Queues", summary + table(headers, rows, id="queues", empty="No queue has held a job yet.")
+        tenants = [f"<tr><td>{e(name)}</td><td>{t.pending}</td><td>{t.running}</td><td>{t.completed}</td>"
+                   f"<td>{t.failed}</td></tr>" for name, t in sorted(stats.tenants.items())]
+        tenant_table = ("<h2>Tenants</h2>" + table(("tenant", "pending", "running", "completed", "failed"),
+                                                   tenants, id="tenants")) if tenants else ""
+        return "Queues", summary + table(headers, rows, id="queues",
+                                         empty="No queue has held a job yet.") + tenant_table
 
     async def jobs(self, request: Request) -> tuple[str, str]:
         where = parse_filter(request.query_params)
@@ -261,12 +269,15 @@ class Dashboard:
 
     async def schedules(self, request: Request) -> tuple[str, str]:
         rows = []
+        now = time.time()
         for s in await self.store.schedules():
             when = e(s.cron) if s.cron else (f"every {s.interval:g}s" if s.interval else "—")
             cells = [e(s.name), e(s.type), f"<code>{when}</code>", e(s.timezone), e(s.queue),
-                     "yes" if s.enabled else "no", e(s.missed), f"<code>{pretty(s.args)}</code>"]
+                     "yes" if s.enabled else "no", fmt_time(next_run(s, now)), e(s.missed),
+                     f"<code>{pretty(s.args)}</code>"]
             rows.append(f'<tr>{"".join(f"<td>{c}</td>" for c in cells)}</tr>')
-        headers = ("name", "type", "when", "timezone", "queue", "enabled", "missed runs", "args")
+        headers = ("name", "type", "when", "timezone", "queue", "enabled", "next run", "missed runs",
+                   "args")
         return "Schedules", table(headers, rows, id="schedules", empty="No schedule is declared.")
 
     # -- sign in (only when a token is set) ------------------------------------------------

@@ -98,7 +98,8 @@ SCHEMAS: dict[str, Any] = {
     "Schedule": {"type": "object", "required": ["name", "type"], "properties": {
         "name": {"type": "string"}, "type": {"type": "string"}, "cron": {"type": ["string", "null"]},
         "interval": {"type": ["number", "null"]}, "timezone": {"type": "string"},
-        "queue": {"type": "string"}, "enabled": {"type": "boolean"}}},
+        "queue": {"type": "string"}, "enabled": {"type": "boolean"},
+        "next_run": {"type": ["number", "null"], "description": "next fire time (epoch seconds)"}}},
     "Purge": {"type": "object", "properties": {
         "queue": {"type": ["string", "null"], "description": "null: every queue"},
         "statuses": {"type": "array", "items": {"enum": ["completed", "failed", "cancelled"]},

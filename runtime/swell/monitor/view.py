@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+from swell.errors import SwellError
 from swell.job import Job, Priority, Status
+from swell.schedule import next_fire, trigger_of
 from swell.stats import QueueStats, WorkerInfo
 from swell.store.base import JobFilter, Schedule
 
@@ -73,11 +75,21 @@ def worker_view(w: WorkerInfo, now: float) -> dict[str, Any]:
     return d
 
 
-def schedule_view(s: Schedule) -> dict[str, Any]:
+def schedule_view(s: Schedule, now: float) -> dict[str, Any]:
     d = asdict(s)
-    d["priority"] = Priority(s.priority).name.lower() if s.priority in Priority._value2member_map_ \
-        else s.priority
+    d["priority"] = Priority(s.priority).name.lower() if s.priority in set(Priority) else s.priority
+    d["next_run"] = next_run(s, now)
     return d
+
+
+def next_run(s: Schedule, now: float) -> float | None:
+    """When the schedule fires next, or None if it is disabled or cannot be parsed."""
+    if not s.enabled:
+        return None
+    try:
+        return next_fire(trigger_of(s), now)
+    except SwellError:
+        return None
 
 
 def parse_status(raw: str | None) -> Status | None:
