@@ -3,6 +3,7 @@ strict Kubernetes schemas for the oldest and newest supported versions, the valu
 
 from __future__ import annotations
 
+import ast
 import base64
 import copy
 import functools
@@ -24,6 +25,7 @@ from .render import (
     MONITORING_API,
     NAMESPACE,
     RELEASE,
+    REPO,
     allows,
     is_hook,
     jobqueue_schema,
@@ -53,22 +55,30 @@ VARIANTS: dict[str, dict[str, Any]] = {
 LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by",
           "app.kubernetes.io/version", "helm.sh/chart")
 
-# What the operator calls (operator/swell_operator/kube.py and kopf itself): (group, resource, verb).
-OPERATOR_NEEDS = [
-    ("swell.dev", "jobqueues", v) for v in ("get", "list", "watch", "patch")
-] + [
-    ("swell.dev", "jobqueues/status", v) for v in ("get", "patch")
-] + [
-    ("apps", "deployments", v) for v in ("get", "list", "watch", "create", "patch")
-] + [
-    ("apps", "deployments/scale", v) for v in ("get", "patch", "update")
-] + [
-    ("", "pods", v) for v in ("list", "watch", "patch")
-] + [
-    ("", "secrets", "get"), ("", "events", "create"), ("events.k8s.io", "events", "create"),
-    ("autoscaling", "horizontalpodautoscalers", "get"), ("autoscaling", "horizontalpodautoscalers", "list"),
-    ("keda.sh", "scaledobjects", "get"), ("keda.sh", "scaledobjects", "list"),
-]
+KUBE_PY = REPO / "operator" / "swell_operator" / "kube.py"
+
+
+def declared_rbac_needs() -> dict[str, set[tuple[str, str, str]]]:
+    """The (group, resource, verb) table in kube.py's docstring: "namespaced" (every mode) and
+    "cluster" (cluster-wide mode only). The operator's traffic test checks the table is complete."""
+    doc = ast.get_docstring(ast.parse(KUBE_PY.read_text())) or ""
+    needs: dict[str, set[tuple[str, str, str]]] = {"namespaced": set(), "cluster": set()}
+    mode = "namespaced"
+    for line in doc.splitlines():
+        if "cluster-wide mode only" in line:
+            mode = "cluster"
+            continue
+        cols = re.split(r"\s{2,}", line.strip())
+        if len(cols) < 3 or cols[0] == "group":  # not a row, or the header row
+            continue
+        if re.fullmatch(r'""|[a-z0-9.-]+', cols[0]) and re.fullmatch(r"[a-z/]+", cols[1]) \
+                and re.fullmatch(r"[a-z]+( [a-z]+)*", cols[2]):
+            group = "" if cols[0] == '""' else cols[0]
+            needs[mode] |= {(group, cols[1], verb) for verb in cols[2].split()}
+    return needs
+
+
+OPERATOR_NEEDS = sorted(declared_rbac_needs()["namespaced"])
 
 
 @functools.cache
@@ -168,6 +178,13 @@ def test_every_pod_is_locked_down(variant: str) -> None:
 
 
 # -- RBAC ------------------------------------------------------------------------------------------
+def test_kube_py_declares_the_operators_needs() -> None:
+    needs = declared_rbac_needs()
+    assert ("swell.dev", "jobqueues", "watch") in needs["namespaced"]
+    assert ("apps", "deployments/scale", "patch") in needs["namespaced"]
+    assert len(needs["namespaced"]) >= 10
+
+
 def test_namespaced_rbac_by_default_covers_the_operator() -> None:
     docs = render("defaults")
     assert not of_kind(docs, "ClusterRole") and not of_kind(docs, "ClusterRoleBinding")
@@ -189,11 +206,14 @@ def test_rbac_is_least_privilege(variant: str) -> None:
         assert not {"delete", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"])
     assert not allows(rules, "", "secrets", "list") and not allows(rules, "", "secrets", "watch")
     assert not allows(rules, "", "pods", "delete")
-    # Every granted (group, resource, verb) is one the operator needs, plus kopf's CRD watch.
+    # Every granted (group, resource, verb) is one the operator declares, plus (cluster-wide) kopf's
+    # CRD watch. kube.py also lists namespaces list/watch for cluster-wide mode, but kopf only lists
+    # namespaces for namespace globs, never with --all-namespaces, and the chart passes no globs.
     granted = {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]
                for v in rule["verbs"]}
     kopf_scan = {("apiextensions.k8s.io", "customresourcedefinitions", v) for v in ("list", "watch")}
     assert granted - set(OPERATOR_NEEDS) == (kopf_scan if variant == "cluster-wide" else set())
+    assert kopf_scan <= declared_rbac_needs()["cluster"]
 
 
 def test_cluster_wide_uses_one_cluster_role() -> None:
