@@ -9,7 +9,7 @@ from contract_support import JobFactory, StoreFactory
 
 from swell.clock import ManualClock
 from swell.job import JobError, Priority, Status
-from swell.store.base import Outcome, OutcomeKind, Store
+from swell.store.base import LeaseReport, Outcome, OutcomeKind, ReapReport, Store
 
 Q = "default"
 BOOM = JobError("ValueError", "boom")
@@ -276,3 +276,26 @@ async def test_jobs_due_at_the_same_instant_run_in_enqueue_order(store: Store, j
         await store.enqueue(j)
     clock.advance(10)
     assert [j.id for j in await store.claim(Q, "w", 20)] == [j.id for j in jobs]
+
+
+async def test_enqueue_uses_the_store_clock_and_is_idempotent_by_id(store: Store, job: JobFactory,
+                                                                    clock: ManualClock) -> None:
+    stale = job("t", {"v": 1}, run_at=clock() + 50)
+    clock.advance(100)  # built by a producer whose clock ran behind: run_at has passed here
+    assert stale.status is Status.SCHEDULED
+    stored = await store.enqueue(stale)
+    assert stored.status is Status.PENDING
+    again = await store.enqueue(replace(stale, args={"v": 2}))  # a client retrying its enqueue
+    assert again.id == stale.id and again.args == {"v": 1}
+    assert [j.id for j in await store.claim(Q, "w", 10)] == [stale.id]
+    assert (await store.stats()).queues[Q].enqueued == 1
+
+
+async def test_empty_calls_are_harmless(store: Store) -> None:
+    assert await store.reap_expired("nothing-here") == ReapReport()
+    assert await store.extend_leases(Q, {}) == LeaseReport()
+    assert await store.promote_due("nothing-here") == 0
+    assert await store.next_due_at("nothing-here") is None
+    assert await store.enqueue_many([]) == []
+    assert await store.dead("nothing-here") == []
+    assert await store.replay_dead("nothing-here") == 0
