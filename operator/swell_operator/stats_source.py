@@ -6,8 +6,10 @@ rebuilds it when the connection settings (or the Secret's password) change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,6 +46,7 @@ class MetricsError(Exception):
 _AUTH_MARKERS = ("WRONGPASS", "NOAUTH", "NOPERM", "invalid password", "invalid username",
                  "Authentication required", "AUTH <password> called without any password")
 _TLS_MARKERS = ("SSL", "TLS", "certificate", "WRONG_VERSION_NUMBER", "record layer")
+_DROPPED = ("Connection closed by server", "Connection reset by peer", "Error while reading from")
 
 
 def classify(exc: BaseException, tls_enabled: bool, fresh: bool = True) -> MetricsError:
@@ -65,16 +68,35 @@ def classify(exc: BaseException, tls_enabled: bool, fresh: bool = True) -> Metri
         return MetricsError(FailureKind.AUTH, str(exc) if own else f"Redis refused the credentials: {exc}")
     if (tls_error and any(isinstance(e, tls_error) for e in chain)) \
             or any(isinstance(e, ssl.SSLError) for e in chain) or any(m in text for m in _TLS_MARKERS):
-        return MetricsError(FailureKind.TLS, f"{exc} (does spec.redis.tls match the server?)")
-    if fresh and not tls_enabled and "Connection closed by server" in text:
-        # A plaintext client talking to a TLS port sees the server hang up on the first command
-        # (on a connection that worked before, the same text just means the server went away).
-        return MetricsError(FailureKind.TLS, "the server closed the connection at once; if it "
-                            f"expects TLS, set spec.redis.tls.enabled: {exc}")
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            hint = "set spec.redis.tls.caSecretRef to the CA that signed the server's certificate"
+        elif "WRONG_VERSION_NUMBER" in text or "record layer" in text or "wrong version" in text:
+            hint = "the server does not speak TLS here: use redis:// and tls.enabled false"
+        else:
+            hint = "does spec.redis.tls match the server?"
+        return MetricsError(FailureKind.TLS, f"{exc} ({hint})")
+    if fresh and not tls_enabled and any(m in text for m in _DROPPED):
+        # A plaintext client talking to a TLS port: the TCP connect works, then the server
+        # drops the connection at the first command (on a connection that worked before,
+        # the same words just mean the server went away).
+        return MetricsError(FailureKind.TLS, f"{exc} (the server dropped a new connection at once: if it "
+                            "expects TLS, set spec.redis.tls.enabled or use rediss://)")
     if isinstance(exc, (ConnectionError, TimeoutError, OSError)) \
             or names & {"ConnectionError", "TimeoutError", "StoreUnavailable", "BusyLoadingError"}:
         return MetricsError(FailureKind.UNREACHABLE, str(exc) if own else f"cannot reach Redis: {exc}")
     return MetricsError(FailureKind.ERROR, f"reading stats failed: {type(exc).__name__}: {exc}")
+
+
+async def _listening(address: str, timeout: float) -> bool:
+    """Does anything accept a TCP connection at the URL's host:port?"""
+    url = urllib.parse.urlsplit(address)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(url.hostname or "localhost", url.port or 6379), timeout)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +131,13 @@ class StatsSource:
             return await store.stats()
         except Exception as e:
             await self.close()  # reconnect from scratch next time
-            raise classify(e, conn.tls, fresh) from e
+            error = classify(e, conn.tls, fresh)
+            if error.kind is FailureKind.UNREACHABLE and conn.tls and "imeout" in error.message \
+                    and await _listening(key.address, self.timeout):
+                # TCP works but the TLS handshake never completes: a plain Redis port.
+                error = MetricsError(FailureKind.TLS, f"{error.message} (the port accepts TCP but no TLS "
+                                     "handshake: the server does not speak TLS; use redis://)")
+            raise error from e
 
     async def _open(self, key: _Key, tls: bool) -> Store:
         if self._store is not None and key == self._key:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import subprocess
+import time
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,7 @@ import kubernetes.config.kube_config
 import pytest
 from kopf.testing import KopfRunner
 
+from conftest import free_port
 from swell.settings import Settings
 from swell.store.redis import RedisStore
 
@@ -83,3 +88,35 @@ async def store(redis_url: str, key_prefix: str) -> AsyncIterator[RedisStore]:
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[types.SimpleNamespace]:
+    """A private redis-server speaking only TLS (self-signed certificate made with openssl)."""
+    if not shutil.which("openssl") or not shutil.which("redis-server"):
+        pytest.skip("needs openssl and redis-server")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", str(d / "cert.pem"), "--tls-key-file", str(d / "key.pem"),
+         "--tls-ca-cert-file", str(d / "cert.pem"), "--tls-auth-clients", "no",
+         "--save", "", "--appendonly", "no", "--dir", str(d)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("TLS redis-server did not start")
+                time.sleep(0.05)
+        yield types.SimpleNamespace(port=port, ca=(d / "cert.pem").read_text())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
