@@ -200,3 +200,33 @@ async def test_claimed_args_are_a_private_copy(store: Store, job: JobFactory, cl
     await store.complete(again, result)
     result["rows"].append(2)
     assert (await store.get(again.id)).result == {"rows": [1]}
+
+
+async def test_tenant_and_priority_gauges_follow_every_transition(store: Store, job: JobFactory,
+                                                                  clock: ManualClock) -> None:
+    async def gauges() -> tuple[TenantStats, dict[str, int], int]:
+        stats = await store.stats()
+        return stats.tenants.get("t1", TenantStats()), stats.queues[Q].pending, stats.queues[Q].running
+
+    await store.enqueue_many([job(tenant="t1", priority="high") for _ in range(4)])
+    await store.enqueue(job(tenant="t1", delay=5))
+    assert await gauges() == (TenantStats(pending=4), {"critical": 0, "high": 4, "normal": 0, "low": 0}, 0)
+    a, b, c, _ = await store.claim(Q, "w", 4)
+    assert (await gauges())[0] == TenantStats(running=4)
+    await store.release(a)
+    await store.retry(b, BOOM, delay=100)
+    await store.cancel(c.id)
+    assert await gauges() == (TenantStats(pending=1, running=2), {"critical": 0, "high": 1, "normal": 0,
+                                                                   "low": 0}, 2)
+    clock.advance(31)
+    await store.reap_expired(Q)  # c ends cancelled, d back to pending
+    assert await gauges() == (TenantStats(pending=2), {"critical": 0, "high": 2, "normal": 0, "low": 0}, 0)
+    clock.advance(100)
+    claimed = await store.claim(Q, "w", 10)  # a, d, then the delayed one and b (both due now)
+    assert len(claimed) == 4
+    for j in claimed[:3]:
+        await store.complete(j)
+    await store.fail(claimed[3], BOOM)
+    tenant, pending, running = await gauges()
+    assert tenant == TenantStats(pending=0, running=0, completed=3, failed=1)
+    assert sum(pending.values()) == 0 and running == 0
