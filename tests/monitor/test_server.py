@@ -145,3 +145,13 @@ async def test_tokenless_server_answers_only_loopback_host_names() -> None:
         assert rebound.status_code == 403 and "localhost" in rebound.json()["message"]
     guarded = build_server(store, "0.0.0.0", 0, token="t").config.app
     assert not isinstance(guarded, LoopbackHostGuard)
+
+
+def test_package_exports_load_lazily() -> None:
+    from swell import monitor
+    from swell.monitor.api import create_app
+
+    assert monitor.create_app is create_app
+    assert set(monitor.__all__) >= {"create_app", "serve", "WorkerMetrics", "JobObserver"}
+    with pytest.raises(AttributeError):
+        _ = monitor.nothing_here

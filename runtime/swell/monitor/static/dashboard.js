@@ -93,8 +93,9 @@
           status.className = "status s-" + data.status;
         }
         holder.querySelectorAll("button.act").forEach(function (b) { b.remove(); });
-        say(action === "cancel" ? "Job " + job + " is now " + data.status + "."
-                                : "Job " + job + " was replayed: it is " + data.status + ".");
+        if (action !== "cancel") say("Job " + job + " was replayed: it is " + data.status + ".");
+        else if (data.cancel_requested) say("Cancel requested: the worker running " + job + " will stop it.");
+        else say("Job " + job + " is now " + data.status + ".");
       } else {
         say(data.replayed + " dead jobs of " + queue + " were replayed.");
         button.remove();
