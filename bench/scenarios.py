@@ -261,7 +261,13 @@ async def ceiling_pop(ctx: Ctx) -> Result:
     return {"value": got / elapsed, "extra": {"n": got, "pop_count": 100}}
 
 
+async def info(ctx: Ctx) -> Result:
+    """The adapter's settings and notes, read in the adapter's own environment."""
+    return {"value": None, "extra": {"settings": ctx.adapter.SETTINGS, "notes": ctx.adapter.NOTES}}
+
+
 SCENARIOS: dict[str, Callable[[Ctx], Awaitable[Result]]] = {
+    "info": info,
     "enqueue_single": enqueue_single,
     "enqueue_batch": enqueue_batch,
     "process": process,
