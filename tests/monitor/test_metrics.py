@@ -148,3 +148,39 @@ async def test_worker_metrics_follow_outcomes(clock: ManualClock) -> None:
         assert at(m, "swell_worker_jobs_total", queue="q", type="sync", outcome=outcome) == 1
     assert at(m, "swell_job_duration_seconds_count", queue="q", type="sync", outcome="failed") == 1
     assert at(m, "swell_worker_jobs_in_progress", queue="q") == 0
+
+
+async def test_metrics_after_a_real_worker_ran_jobs() -> None:
+    """Jobs run by a burst Worker show up in /metrics and in the API as an on-call would see them."""
+    import asyncio
+
+    from swell.app import App
+    from swell.errors import PermanentError
+    from swell.monitor.api import create_app
+    from swell.worker import Worker
+
+    app = App(MemoryStore())
+
+    @app.job("add", queue="math")
+    async def add(args: dict[str, int]) -> int:
+        return args["a"] + args["b"]
+
+    @app.job("explode", queue="math", max_retries=0)
+    async def explode(args: dict[str, int]) -> None:
+        raise PermanentError("no way")
+
+    for i in range(6):
+        await app.enqueue("add", {"a": i, "b": 1})
+    await app.enqueue("explode")
+    await asyncio.wait_for(Worker(app, handle_signals=False, scheduler=False).run(burst=True), 30)
+
+    admin = create_app(app.store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=admin), base_url="http://a") as client:
+        m = samples((await client.get("/metrics")).text)
+        dead = (await client.get("/api/dead?queue=math")).json()["jobs"]
+    assert at(m, "swell_jobs_enqueued_total", queue="math") == 7
+    assert at(m, "swell_jobs_completed_total", queue="math") == 6
+    assert at(m, "swell_jobs_dead_lettered_total", queue="math") == 1
+    assert at(m, "swell_queue_pending", queue="math", priority="normal") == 0
+    assert at(m, "swell_jobs_completed_by_type_total", queue="math", type="add") == 6
+    assert [j["type"] for j in dead] == ["explode"] and dead[0]["error"]["message"] == "no way"
