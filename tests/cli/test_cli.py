@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import textwrap
 import time
 from collections.abc import Callable
@@ -110,9 +111,7 @@ def test_errors_are_one_line(swell: Run, argv: list[str], needles: list[str]) ->
 
 
 def test_unreachable_redis_and_missing_url(capsys: pytest.CaptureFixture[str]) -> None:
-    from conftest import free_port
-
-    code = main(["stats", "--redis-url", f"redis://127.0.0.1:{free_port()}/0"])
+    code = main(["stats", "--redis-url", f"redis://127.0.0.1:{unused_port()}/0"])
     one_line_error(code, capsys.readouterr().err, "swell stats: error: cannot reach Redis at 127.0.0.1:")
     code = main(["stats"])
     one_line_error(code, capsys.readouterr().err, "needs a shared store", "SWELL_REDIS_URL")
@@ -256,3 +255,9 @@ def test_demo_against_redis(capsys: pytest.CaptureFixture[str], redis_url: str, 
     assert "on Redis (key prefix " + key_prefix in err
     assert "import_invoice" in out and "retries exhausted" in out
     assert "removed the demo's" in err
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

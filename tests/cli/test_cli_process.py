@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -23,9 +24,7 @@ def test_process_errors_are_one_line_with_non_zero_exit(redis_url: str, key_pref
     assert bad_json.returncode == 1 and "Traceback" not in bad_json.stderr
     assert bad_json.stderr.strip().startswith("swell enqueue: error: invalid --args JSON")
     assert len(bad_json.stderr.strip().splitlines()) == 1
-    from conftest import free_port
-
-    down = swell("stats", "--redis-url", f"redis://127.0.0.1:{free_port()}/0")
+    down = swell("stats", "--redis-url", f"redis://127.0.0.1:{unused_port()}/0")
     assert down.returncode == 1 and "Traceback" not in down.stderr
     assert "cannot reach Redis" in down.stderr and len(down.stderr.strip().splitlines()) == 1
     ok = swell("enqueue", "t", "--args", "{}", env=env)
@@ -38,3 +37,9 @@ def test_process_demo_in_memory() -> None:
     done = swell("demo", "--jobs", "30")
     assert done.returncode == 0, done.stderr
     assert "dead-letter queue:" in done.stdout and "import_invoice" in done.stdout
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
