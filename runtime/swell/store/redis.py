@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 SCRIPT_NAMES = ("enqueue", "claim", "settle", "extend", "reap", "cancel", "replay", "promote", "purge",
                 "stats", "occurrence")
+CLAIM_LIMIT = 1000  # jobs claimed per script call
 PROMOTE_LIMIT = 1000  # due jobs promoted per claim call
 TRIM_LIMIT = 1000  # retention deletions per script call (keeps every call short)
 REAP_LIMIT = 1000
@@ -201,7 +202,8 @@ class RedisStore:
             by_queue.setdefault(job.queue, []).append(i)
         calls: list[_Call] = []
         for queue, idxs in by_queue.items():
-            args: list[Any] = []
+            meta: list[list[Any]] = []
+            records: list[bytes] = []
             for i in idxs:
                 job = jobs[i]
                 record = encode_record(job)
@@ -209,8 +211,9 @@ class RedisStore:
                     raise PayloadTooLarge(f"job {job.type!r} is {len(record)} bytes encoded, over the "
                                           f"{self._settings.payload_limit}-byte payload limit")
                 run_at = fmt_time(job.run_at) if job.run_at is not None else ""
-                args += [job.id, record, int(job.priority), run_at, job.unique_key or "", job.tenant or ""]
-            calls.append((self._scripts["enqueue"], self._qkeys(queue), args))
+                meta.append([job.id, int(job.priority), run_at, job.unique_key or "", job.tenant or ""])
+                records.append(record)
+            calls.append((self._scripts["enqueue"], self._qkeys(queue), [orjson.dumps(meta), *records]))
         before = self._register(list(by_queue))
         replies = await self._call_many(calls, before)
         self._registered.update(by_queue)
@@ -225,6 +228,9 @@ class RedisStore:
     async def claim(self, queue: str, worker_id: str, n: int) -> list[Job]:
         if n <= 0:
             return []
+        if n > CLAIM_LIMIT:  # keeps each script call short
+            return [job for k in range(0, n, CLAIM_LIMIT)
+                    for job in await self.claim(queue, worker_id, min(CLAIM_LIMIT, n - k))]
         now = self._clock()
         base = secrets.token_urlsafe(12) + "."
         reply = await self._call("claim", self._qkeys(queue), [
@@ -274,10 +280,8 @@ class RedisStore:
             by_queue.setdefault(o.job.queue, []).append(i)
         calls: list[_Call] = []
         for queue, idxs in by_queue.items():
-            args: list[Any] = list(head)
-            for i in idxs:
-                args += _outcome_args(outcomes[i], now, bury)
-            calls.append((self._scripts["settle"], self._qkeys(queue), args))
+            batch = orjson.dumps([_outcome_args(outcomes[i], now, bury) for i in idxs])
+            calls.append((self._scripts["settle"], self._qkeys(queue), [*head, batch]))
         replies = await self._call_many(calls)
         out = [False] * len(outcomes)
         for idxs, reply in zip(by_queue.values(), replies, strict=True):

@@ -2,19 +2,22 @@
 -- Each claimed job becomes running: attempts+1, a fresh token, worker id, started_at, lease.
 -- Records that cannot be decoded are dead-lettered ("corrupt: ...") and claiming goes on.
 -- KEYS:  the 13 queue keys (uses p, s, r, j, d, m, k, b)
--- ARGV:  now, n, lease_until, worker_id, token_base (random; token = base .. ordinal),
---        promote_limit
--- Returns: flat list id1, record1, id2, record2, ... of the claimed jobs
+-- ARGV:  now, n (at most 1000), lease_until, worker_id, token_base (random; the token of the
+--        k-th claimed job is token_base .. k), promote_limit
+-- Returns: flat list id1, record1, id2, record2, ... of the claimed jobs, in claim order
 local now, n, lease_until, worker = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local token_base, promote_limit = ARGV[5], tonumber(ARGV[6])
 promote(now, promote_limit)
 local out, got = {}, 0
+local hset, zadd = {}, {}
 while got < n do
   local popped = redis.call('ZPOPMIN', K.p, n - got)
   if #popped == 0 then break end
-  for i = 1, #popped, 2 do
-    local id, score = popped[i], popped[i + 1]
-    local rec, st, tail = load(id)
+  local ids = {}
+  for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+  local recs = redis.call('HMGET', K.j, unpack(ids))
+  for i, id in ipairs(ids) do
+    local rec, st, tail = decode(recs[i])
     if rec and not st then
       bury(id, 'corrupt: ' .. tail, now)
     elseif rec then
@@ -25,14 +28,22 @@ while got < n do
       st.w = worker
       st.sa = now
       st.lu = lease_until
-      st.q = score  -- its place, kept for release/reap (a string: exact)
+      st.q = popped[2 * i]  -- its place, kept for release/reap (a string: exact)
       st.ra = nil
       st.ps = nil
+      rec = cjson.encode(st) .. tail
       out[#out + 1] = id
-      out[#out + 1] = save(id, st, tail)
-      redis.call('ZADD', K.r, lease_until, id)
+      out[#out + 1] = rec
+      hset[#hset + 1] = id
+      hset[#hset + 1] = rec
+      zadd[#zadd + 1] = lease_until
+      zadd[#zadd + 1] = id
       tenant_move(st, 'p', 'r')
     end
   end
+end
+if got > 0 then
+  redis.call('HSET', K.j, unpack(hset))
+  redis.call('ZADD', K.r, unpack(zadd))
 end
 return out

@@ -1,12 +1,15 @@
 -- enqueue.lua: store new jobs of one queue (pending, or scheduled when run_at is in the future).
--- KEYS:  the 13 queue keys (uses p pending, s scheduled, j jobs, m stats, u unique)
--- ARGV:  groups of 6 per job: id, record, priority (0..3), run_at ('' = ready now),
---        unique_key ('' = none), tenant ('' = none)
--- Returns: one {id, record} per job: {'', ''} when stored; the existing job when the unique key
---          is held by a non-terminal job, or when a job with this id already exists (idempotent).
+-- KEYS:  the 13 queue keys (uses p, s, j, m, u)
+-- ARGV:  jobs: a JSON array of [id, priority 0..3, run_at ('' = ready now),
+--              unique_key ('' = none), tenant ('' = none)],
+--        then the record of each job, in the same order
+-- Returns: one {id, record} per job: {'', ''} when stored; the existing job when a job with this
+--          id already exists (idempotent retries), or when the unique key is held by a
+--          non-terminal job
+local jobs = cjson.decode(ARGV[1])
 local out = {}
-for i = 1, #ARGV, 6 do
-  local id, rec, prio, run_at, uk, tn = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+for i, meta in ipairs(jobs) do
+  local id, prio, run_at, uk, tn = meta[1], meta[2], meta[3], meta[4], meta[5]
   local existing = nil
   local same = redis.call('HGET', K.j, id)
   if same then existing = {id, same} end
@@ -20,17 +23,23 @@ for i = 1, #ARGV, 6 do
   if existing then
     out[#out + 1] = existing
   else
-    redis.call('HSET', K.j, id, rec)
     if run_at ~= '' then
+      -- st.o = enqueue order, so jobs due at the same instant are promoted in that order
+      local rec, st, tail = decode(ARGV[i + 1])
+      st.o = redis.call('HINCRBY', K.m, 'seq', 1)
+      redis.call('HSET', K.j, id, cjson.encode(st) .. tail)
       redis.call('ZADD', K.s, run_at, id)
     else
+      redis.call('HSET', K.j, id, ARGV[i + 1])
       local seq = redis.call('HINCRBY', K.m, 'seq', 1)
       redis.call('ZADD', K.p, tonumber(prio) * BAND + seq, id)
     end
     if uk ~= '' then redis.call('HSET', K.u, uk, id) end
-    redis.call('HINCRBY', K.m, 'enqueued', 1)
     if tn ~= '' and run_at == '' then redis.call('HINCRBY', K.m, 'tp:' .. tn, 1) end
     out[#out + 1] = {'', ''}
   end
 end
+local stored = 0
+for _, e in ipairs(out) do if e[1] == '' then stored = stored + 1 end end
+if stored > 0 then redis.call('HINCRBY', K.m, 'enqueued', stored) end
 return out

@@ -2,9 +2,9 @@
 --
 -- Every script receives the 13 keys of ONE queue, in swell.store.keys.QUEUE_KEY_NAMES order,
 -- so all keys share the hash tag {queue} and a script never spans two Cluster slots.
--- A job record is "<state JSON>\n<spec JSON>": Lua only decodes and rewrites the small state
--- object (status, attempts, lease, token, ...); the spec (type, args, ...) is never re-encoded,
--- so user data keeps its exact JSON. Times in the state are strings written by Python (repr of
+-- A job record is "<state JSON>\n<created_at>\n<type>\n<args>[\n<extra>]" (swell.store.record):
+-- Lua only decodes and rewrites the small state object (status, attempts, lease, token, ...);
+-- the rest ("tail", type, args, ...) is never re-encoded, so user data keeps its exact JSON. Times in the state are strings written by Python (repr of
 -- a float) so that cjson's 14-digit number output never rounds them.
 -- Redis does not roll back a script that errors half-way: helpers use pcall where data may be bad.
 local K = {p = KEYS[1], s = KEYS[2], r = KEYS[3], j = KEYS[4], c = KEYS[5], x = KEYS[6], d = KEYS[7],
@@ -14,17 +14,21 @@ local TERMINAL = {c = true, f = true, x = true}
 -- tenant gauge field for each status code (as MemoryStore: pending means ready to claim)
 local TENANT_FIELD = {p = 'tp:', r = 'tr:', c = 'tc:', f = 'tf:'}
 
--- Returns record, state, tail ("\n<spec>") -- or record, nil, message when the record is corrupt,
--- or nil when there is no record.
-local function load(id)
-  local rec = redis.call('HGET', K.j, id)
+-- Returns record, state, tail ("\n<created_at>\n...") -- or record, nil, message when the
+-- record is corrupt, or nil when there is no record.
+local function decode(rec)
   if not rec then return nil end
   local nl = string.find(rec, '\n', 1, true)
   if not nl then return rec, nil, 'job record has no state line' end
+  if nl == 1 then return rec, {}, rec end  -- a fresh pending job: empty state
   local ok, st = pcall(cjson.decode, string.sub(rec, 1, nl - 1))
   if not ok then return rec, nil, 'job state is not JSON: ' .. tostring(st) end
   if type(st) ~= 'table' then return rec, nil, 'job state is not a JSON object' end
   return rec, st, string.sub(rec, nl)
+end
+
+local function load(id)
+  return decode(redis.call('HGET', K.j, id))
 end
 
 local function save(id, st, tail)
@@ -123,23 +127,33 @@ local function bury(id, reason, now)
   redis.call('HINCRBY', K.m, 'failed', 1)
 end
 
--- Move scheduled/retrying jobs whose run_at has come to pending; returns how many.
+-- Move scheduled/retrying jobs whose run_at has come to pending, in (run_at, order they
+-- became scheduled) order; returns how many.
 local function promote(now, limit)
-  local ids = redis.call('ZRANGEBYSCORE', K.s, '-inf', now, 'LIMIT', 0, limit)
-  for _, id in ipairs(ids) do
-    local rec, st, tail = load(id)
-    if not rec then
-      redis.call('ZREM', K.s, id)
-    elseif not st then
+  local due = redis.call('ZRANGEBYSCORE', K.s, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+  if #due == 0 then return 0 end
+  local ids = {}
+  for i = 1, #due, 2 do ids[#ids + 1] = due[i] end
+  redis.call('ZREM', K.s, unpack(ids))
+  local recs = redis.call('HMGET', K.j, unpack(ids))
+  local ready = {}
+  for i, id in ipairs(ids) do
+    local rec, st, tail = decode(recs[i])
+    if rec and not st then
       bury(id, 'corrupt: ' .. tail, now)
-    else
-      redis.call('ZREM', K.s, id)
-      tenant_move(st, status(st), 'p')
-      st.st = nil
-      st.ps = nil  -- pending since run_at
-      save(id, st, tail)
-      push_pending(id, st)
+    elseif rec then
+      ready[#ready + 1] = {tonumber(due[2 * i]), tonumber(st.o) or 0, id, st, tail}
     end
+  end
+  table.sort(ready, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
+  for _, e in ipairs(ready) do
+    local id, st, tail = e[3], e[4], e[5]
+    tenant_move(st, status(st), 'p')
+    st.st = nil
+    st.o = nil
+    st.ps = nil  -- pending since run_at
+    save(id, st, tail)
+    push_pending(id, st)
   end
   return #ids
 end

@@ -1,42 +1,63 @@
 -- settle.lua: apply the outcomes of many attempts of one queue (complete, retry, fail, release,
 -- bury), each only if the job is still running under the given token (fencing). Then applies
--- retention to the completed and dead sets.
+-- retention to the completed, cancelled and dead sets. Work is batched: a few commands per
+-- call plus the cjson of each job's small state.
 -- KEYS:  the 13 queue keys (uses p, s, r, j, c, x, d, m, t, u, k, b)
 -- ARGV:  now, completed_cutoff, completed_max, dead_cutoff, dead_max, trim_limit,
---        then groups of 7 per outcome: kind, id, token, payload, extra, duration, type
+--        outcomes: a JSON array of [kind, id, token, payload, extra, duration, type]
 --          kind 'c' complete: payload = result JSON ('' = None)
 --          kind 'y' retry:    payload = error JSON, extra = run_at of the next attempt
---          kind 'f' fail:     payload = error JSON ('' = none), extra = dead reason ('' = none)
---          kind 'l' release:  back to pending, the attempt not counted
+--          kind 'f' fail:     payload = error JSON, extra = dead reason
+--          kind 'l' release:  back to pending at its old place, the attempt not counted
 --          kind 'b' bury:     the record is corrupt (found by Python); extra = reason
 --        duration = seconds the attempt ran ('' = unknown), type = job type (duration stats)
+--        A running job whose cancellation was requested ends cancelled on retry/fail/release.
 -- Returns: one 1 (applied) or 0 (token lost: nothing changed) per outcome
 local now = ARGV[1]
-local out = {}
-local trim_done, trim_dead = false, false
+local batch = cjson.decode(ARGV[7])
+local ids = {}
+for i, o in ipairs(batch) do ids[i] = o[2] end
+local recs = redis.call('HMGET', K.j, unpack(ids))
+local check_cancel = redis.call('SCARD', K.k) > 0
+local out, applied = {}, {}
+local hset, zrem, retry_add = {}, {}, {}
+local terminal = {}  -- {zkey, id} in finish order; scored by the finish sequence at the end
+local incr = {}  -- stats hash field -> delta
+local durations = {}  -- type -> {n, sum, min, max}
+local finished_n = 0
 
+local function bump(field, by) incr[field] = (incr[field] or 0) + (by or 1) end
+local function tenant(st, from, to)
+  if not st.tn then return end
+  local a, b = TENANT_FIELD[from], TENANT_FIELD[to]
+  if a and not TERMINAL[from] then bump(a .. st.tn, -1) end
+  if b then bump(b .. st.tn, 1) end
+end
 local function duration(jtype, secs)
-  if secs == '' then return end
   local v = tonumber(secs)
-  redis.call('HINCRBY', K.m, 'dn:' .. jtype, 1)
-  redis.call('HINCRBYFLOAT', K.m, 'ds:' .. jtype, secs)
-  local lo = tonumber(redis.call('HGET', K.m, 'dl:' .. jtype))
-  if not lo or v < lo then redis.call('HSET', K.m, 'dl:' .. jtype, secs) end
-  local hi = tonumber(redis.call('HGET', K.m, 'dh:' .. jtype))
-  if not hi or v > hi then redis.call('HSET', K.m, 'dh:' .. jtype, secs) end
+  if not v then return end
+  local d = durations[jtype]
+  if not d then durations[jtype] = {1, v, v, v} return end
+  d[1] = d[1] + 1
+  d[2] = d[2] + v
+  if v < d[3] then d[3] = v end
+  if v > d[4] then d[4] = v end
 end
 
-for i = 7, #ARGV, 7 do
-  local kind, id, token, payload, extra = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local rec, st, tail = load(id)
-  if kind == 'b' then
-    local ok = false
-    if rec and st and status(st) == 'r' and st.tk == token then ok = true end
-    if ok then bury(id, extra, now); trim_dead = true end
-    out[#out + 1] = ok and 1 or 0
-  elseif rec and st and status(st) == 'r' and st.tk == token then
-    redis.call('ZREM', K.r, id)
-    local cancel = redis.call('SREM', K.k, id) == 1
+for i, o in ipairs(batch) do
+  local kind, id, token, payload, extra = o[1], o[2], o[3], o[4], o[5]
+  local rec, st, tail = decode(recs[i])
+  if applied[id] or not (rec and st and status(st) == 'r' and st.tk == token) then
+    out[i] = 0
+  elseif kind == 'b' then
+    applied[id] = true
+    bury(id, extra, now)
+    out[i] = 1
+  else
+    applied[id] = true
+    out[i] = 1
+    zrem[#zrem + 1] = id
+    local cancel = check_cancel and redis.call('SREM', K.k, id) == 1
     st.tk = nil
     st.lu = nil
     st.cr = nil
@@ -45,70 +66,94 @@ for i = 7, #ARGV, 7 do
       st.a = math.max(0, (tonumber(st.a) or 1) - 1)
       st.w = nil
       requeue(id, st, now)
-      tenant_move(st, 'r', 'p')
+      tenant(st, 'r', 'p')
     elseif kind == 'c' then
       st.q = nil
       st.st = 'c'
       st.fa = now
       if payload ~= '' then st.r = payload end
-      add_finished(K.c, id)
-      redis.call('HINCRBY', K.m, 'completed', 1)
+      terminal[#terminal + 1] = {K.c, id}
+      bump('completed')
       free_unique(id, st)
-      tenant_move(st, 'r', 'c')
-      finished(now)
-      duration(ARGV[i + 6], ARGV[i + 5])
-      trim_done = true
+      tenant(st, 'r', 'c')
+      finished_n = finished_n + 1
+      duration(o[7], o[6])
     elseif kind == 'y' and not cancel then
       st.q = nil
       st.st = 'y'
       st.w = nil
       st.ra = extra
+      st.o = redis.call('HINCRBY', K.m, 'seq', 1)
       if payload ~= '' then st.e = payload end
-      redis.call('ZADD', K.s, extra, id)
-      redis.call('HINCRBY', K.m, 'retried', 1)
-      tenant_move(st, 'r', 'y')
+      retry_add[#retry_add + 1] = extra
+      retry_add[#retry_add + 1] = id
+      bump('retried')
+      tenant(st, 'r', 'y')
     elseif cancel then
-      -- the worker stopped a job whose cancellation was requested: it ends cancelled
       st.q = nil
       st.st = 'x'
       st.fa = now
       if payload ~= '' then st.e = payload end
-      add_finished(K.x, id)
-      redis.call('HINCRBY', K.m, 'cancelled', 1)
+      terminal[#terminal + 1] = {K.x, id}
+      bump('cancelled')
       free_unique(id, st)
-      tenant_move(st, 'r', 'x')
-      trim_done = true
+      tenant(st, 'r', 'x')
     else
       st.q = nil
       st.st = 'f'
       st.fa = now
       if payload ~= '' then st.e = payload end
       if extra ~= '' then st.dr = extra end
-      add_finished(K.d, id)
-      redis.call('HINCRBY', K.m, 'failed', 1)
+      terminal[#terminal + 1] = {K.d, id}
+      bump('failed')
       free_unique(id, st)
-      tenant_move(st, 'r', 'f')
-      finished(now)
-      trim_dead = true
+      tenant(st, 'r', 'f')
+      finished_n = finished_n + 1
     end
-    save(id, st, tail)
-    out[#out + 1] = 1
-  else
-    out[#out + 1] = 0
+    hset[#hset + 1] = id
+    hset[#hset + 1] = cjson.encode(st) .. tail
   end
 end
 
+if #zrem > 0 then redis.call('ZREM', K.r, unpack(zrem)) end
+if #hset > 0 then redis.call('HSET', K.j, unpack(hset)) end
+if #retry_add > 0 then redis.call('ZADD', K.s, unpack(retry_add)) end
+if #terminal > 0 then
+  local seq = redis.call('HINCRBY', K.m, 'fseq', #terminal) - #terminal
+  local adds = {}
+  for _, e in ipairs(terminal) do
+    seq = seq + 1
+    local a = adds[e[1]]
+    if not a then a = {}; adds[e[1]] = a end
+    a[#a + 1] = seq
+    a[#a + 1] = e[2]
+  end
+  for zkey, a in pairs(adds) do redis.call('ZADD', zkey, unpack(a)) end
+end
+for field, by in pairs(incr) do
+  if by ~= 0 then redis.call('HINCRBY', K.m, field, by) end
+end
+for jtype, d in pairs(durations) do
+  redis.call('HINCRBY', K.m, 'dn:' .. jtype, d[1])
+  redis.call('HINCRBYFLOAT', K.m, 'ds:' .. jtype, d[2])
+  local lo, hi = unpack(redis.call('HMGET', K.m, 'dl:' .. jtype, 'dh:' .. jtype))
+  if not tonumber(lo) or d[3] < tonumber(lo) then redis.call('HSET', K.m, 'dl:' .. jtype, d[3]) end
+  if not tonumber(hi) or d[4] > tonumber(hi) then redis.call('HSET', K.m, 'dh:' .. jtype, d[4]) end
+end
+if finished_n > 0 then
+  redis.call('HINCRBY', K.t, string.format('%d', math.floor(tonumber(now))), finished_n)
+end
+
 local limit = tonumber(ARGV[6])
-if trim_done then
+if incr['completed'] or incr['cancelled'] then
   trim(K.c, ARGV[2], ARGV[3], limit)
   trim(K.x, ARGV[2], ARGV[3], limit)
 end
-if trim_dead then trim(K.d, ARGV[4], ARGV[5], limit) end
+if incr['failed'] then trim(K.d, ARGV[4], ARGV[5], limit) end
 -- throughput buckets: one field per second; prune old ones once in a while
 if redis.call('HLEN', K.t) > 180 then
   local cut = math.floor(tonumber(now)) - 120
-  local all = redis.call('HKEYS', K.t)
-  for _, f in ipairs(all) do
+  for _, f in ipairs(redis.call('HKEYS', K.t)) do
     if tonumber(f) < cut then redis.call('HDEL', K.t, f) end
   end
 end

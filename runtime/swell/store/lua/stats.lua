@@ -12,9 +12,9 @@ for band = 0, 3 do
   out[#out + 1] = redis.call('ZCOUNT', K.p, lo, hi)
   local head = redis.call('ZRANGEBYSCORE', K.p, lo, hi, 'LIMIT', 0, 1)
   if head[1] then
-    local rec, st = load(head[1])
+    local rec, st, tail = load(head[1])
     if st then
-      local since = tonumber(st.ps) or tonumber(st.ra) or tonumber(st.c)
+      local since = tonumber(st.ps) or tonumber(st.ra) or tonumber(string.match(tail, '^\n([^\n]*)'))
       if since and (not oldest or since < oldest) then oldest = since end
     end
   end
