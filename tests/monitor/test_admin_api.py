@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from monitor_support import TOKEN, TRACEBACK, ClientFactory, Seeded, all_jobs
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from conftest import TOKEN, TRACEBACK, ClientFactory, Seeded, all_jobs
 from swell.clock import ManualClock
 from swell.job import Status
 from swell.monitor.api import create_app

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import pytest
 import uvicorn
+from monitor_support import TOKEN, Seeded, seed
 
-from conftest import TOKEN, Seeded, seed
 from swell.clock import ManualClock
 from swell.job import Status, new_job
 from swell.monitor.api import create_app

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
-
-from conftest import ClientFactory, Seeded
+from monitor_support import ClientFactory, Seeded
 
 
 async def page(client: httpx.AsyncClient, url: str, status: int = 200) -> str:

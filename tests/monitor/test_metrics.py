@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from monitor_support import Seeded, seed
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Seeded, seed
 from swell.clock import ManualClock
 from swell.errors import StoreUnavailable
 from swell.job import new_job
