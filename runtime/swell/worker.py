@@ -414,7 +414,7 @@ class Worker:
                 tried_promote = False
                 if claimed < free:
                     continue  # more may have arrived meanwhile; the next claim finds out
-            elif burst and not self._running and not self._outcomes and store_ok:
+            elif burst and not self._running and not self._outcomes and self._outage_since is None:
                 if tried_promote:
                     return
                 tried_promote = True  # due jobs may be waiting for a promotion
@@ -466,10 +466,16 @@ class Worker:
         except asyncio.CancelledError:
             self._outcomes[:0] = batch  # unknown whether applied: settling again is harmless
             raise
-        except Exception as exc:
-            self._outcomes[:0] = batch
+        except StoreUnavailable as exc:
+            self._outcomes[:0] = batch  # kept until the store is back
             self._store_failed("settle", exc)
             return
+        except Exception as exc:
+            # Not an outage: maybe one outcome the store refuses (a result it cannot encode).
+            # Settle one by one so a bad outcome cannot hold the others back forever.
+            log.error("worker %s: settling %d outcomes failed; settling them one by one", self.id,
+                      len(batch), exc_info=exc)
+            results = [await self._settle_alone(outcome) for outcome in batch]
         self._store_ok()
         lost = 0
         for outcome, ok in zip(batch, results, strict=False):
@@ -482,6 +488,24 @@ class Worker:
                 self.processed += 1
         if lost:
             log.info("worker %s: %d outcomes not applied (lease lost to another worker)", self.id, lost)
+
+    async def _settle_alone(self, outcome: Outcome) -> bool:
+        try:
+            return (await self.store.settle([outcome]))[0]
+        except StoreUnavailable:
+            self._outcomes.append(outcome)
+            return False
+        except Exception as exc:
+            if outcome.kind is not COMPLETE:
+                log.error("worker %s: job %s: outcome %s cannot be stored (%s); the lease will bring "
+                          "the job back", self.id, outcome.job.id, outcome.kind.value, exc)
+                return False
+            problem = str(exc)
+        # A result the store cannot take fails the job rather than vanishing.
+        error = JobError("UnstorableResult", f"the job's result could not be stored: {problem}")
+        failed = Outcome(outcome.job, OutcomeKind.FAIL, error=error, reason="unstorable result",
+                         duration=outcome.duration)
+        return await self._settle_alone(failed)
 
     # -- one attempt -----------------------------------------------------------------------------
     async def _execute(self, slot: _Slot) -> None:

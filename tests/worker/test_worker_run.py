@@ -478,3 +478,15 @@ async def test_many_jobs_with_concurrency(app: App) -> None:
     worker = await burst(app, concurrency=20)
     assert worker.processed == 300 and peak <= 20
     assert [(await app.get(j.id)).result for j in jobs[:5]] == [0, 1, 2, 3, 4]
+
+
+async def test_a_result_the_store_cannot_encode_fails_only_that_job(app: App) -> None:
+    app.register("bad", lambda args: {1, 2})  # a set is not JSON
+    app.register("good", lambda args: [1, 2])
+    bad = await app.enqueue("bad")
+    good = await app.enqueue("good")
+    await burst(app)
+    failed = await app.get(bad.id)
+    assert failed.status is Status.FAILED and failed.dead_reason == "unstorable result"
+    assert failed.error is not None and failed.error.type == "UnstorableResult"
+    assert (await app.get(good.id)).result == [1, 2]
