@@ -7,12 +7,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from contract_support import STORE_KINDS, JobFactory, StoreFactory, build_store
 
 from swell.clock import ManualClock
 from swell.job import Job, new_job
 from swell.settings import Settings
 from swell.store.base import Store
+
+from .contract_support import STORE_KINDS, JobFactory, StoreFactory, build_store
 
 
 @pytest.fixture(params=STORE_KINDS)

@@ -7,7 +7,6 @@ import threading
 import uuid
 
 import pytest
-from contract_support import JobFactory, StoreFactory, build_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,8 @@ from swell.job import Job, JobError, Priority, Status, new_job
 from swell.settings import Settings
 from swell.store.base import Store
 from swell.store.memory import MemoryStore
+
+from .contract_support import JobFactory, StoreFactory, build_store
 
 Q = "default"
 FAILURE = JobError("Boom", "random failure")

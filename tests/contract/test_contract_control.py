@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from contract_support import JobFactory, StoreFactory
 
 from swell.clock import ManualClock
 from swell.errors import InvalidTransition, JobNotFound, SwellError
 from swell.job import JobError, Status
 from swell.store.base import JobFilter, Store
+
+from .contract_support import JobFactory, StoreFactory
 
 Q = "default"
 BOOM = JobError("ValueError", "boom")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from contract_support import JobFactory, StoreFactory
 
 from swell.clock import ManualClock
 from swell.job import JobError, Priority, Status
 from swell.store.base import LeaseReport, Outcome, OutcomeKind, ReapReport, Store
+
+from .contract_support import JobFactory, StoreFactory
 
 Q = "default"
 BOOM = JobError("ValueError", "boom")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from contract_support import JobFactory, StoreFactory
 
 from swell.clock import ManualClock
 from swell.job import JobError, Priority, Status
 from swell.stats import DurationStats, TenantStats, WorkerInfo
 from swell.store.base import JobFilter, Schedule, Store
+
+from .contract_support import JobFactory, StoreFactory
 
 Q = "default"
 BOOM = JobError("ValueError", "boom")

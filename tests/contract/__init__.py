@@ -1,0 +1,1 @@
+"""The Store contract suite: one behavioural suite run against every Store."""
