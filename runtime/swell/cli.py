@@ -311,6 +311,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # The command line wins over how the module built its App.
         app.settings = replace(app.settings, key_prefix=args.key_prefix)
         app.store = _redis_store(args.redis_url, app.settings)
+    else:
+        from swell.store.memory import MemoryStore
+
+        if isinstance(app.store, MemoryStore):
+            log.warning("worker uses the in-memory store: it sees only jobs enqueued in this process "
+                        "(pass --redis-url or set $%s to share work)", REDIS_URL_ENV)
     return asyncio.run(_worker(app, args))
 
 

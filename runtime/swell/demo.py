@@ -16,6 +16,7 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import IO, Any
 
 from swell.app import App
@@ -204,7 +205,10 @@ async def _demo(store: Store, *, settings: Settings, where: str, n: int, workers
         if isinstance(result, BaseException):
             raise result
     elapsed = time.monotonic() - started
-    await _report(store, final, enqueued, elapsed=elapsed, finished=finished, out=out)
+    # Worker heartbeats in the stats lag behind; the Worker objects know their exact counts.
+    await _report(store, replace(final, workers=[]), enqueued, elapsed=elapsed, finished=finished, out=out)
+    print("\nworkers: " + ", ".join(f"{w.id} ran {w.processed} ({w.failed} failed)" for w in pool),
+          file=out)
     if cleanup:
         removed = await store.purge(None, statuses=(Status.COMPLETED, Status.FAILED, Status.CANCELLED))
         print(f"removed the demo's {removed} jobs from Redis (use --keep to inspect them with "

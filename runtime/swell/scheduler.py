@@ -106,9 +106,8 @@ class Scheduler:
         if now >= self._refresh_at:
             await self.refresh()
             self._refresh_at = now + self.refresh_interval
-        promoted = 0
-        for queue in self.queues if self.queues is not None else self._known_queues:
-            promoted += await self.store.promote_due(queue)
+        queues = self.queues if self.queues is not None else self._known_queues
+        promoted = sum(await asyncio.gather(*(self.store.promote_due(q) for q in queues)))
         if promoted:
             self._notify()
         for key, (schedule, occurrence) in list(self._unsent.items()):
