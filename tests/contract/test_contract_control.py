@@ -80,7 +80,10 @@ async def test_cancel_requested_job_that_fails_or_completes_never_runs_again(
     assert await store.fail(failed, JobError("CancelledError", "cancelled")) is True
     assert (await store.get(failed.id)).status is Status.CANCELLED
     assert await store.complete(completed, "done anyway") is True
-    assert (await store.get(completed.id)).status in (Status.COMPLETED, Status.CANCELLED)
+    done = await store.get(completed.id)  # the work did finish: the result is kept
+    assert done.status is Status.COMPLETED and done.result == "done anyway"
+    assert not done.cancel_requested
+    assert not (await store.get(failed.id)).cancel_requested
     assert await drain(store) == []
 
 

@@ -229,7 +229,7 @@ class MemoryStore:
             return False
         q = self._queues[stored.queue]
         done = transition(stored, Status.COMPLETED, result=result, finished_at=now,
-                          token=None, lease_until=None)
+                          token=None, lease_until=None, cancel_requested=False)
         self._leave_running(q, stored)
         q.order.pop(stored.id, None)
         q.counters["completed"] += 1
@@ -620,7 +620,8 @@ class MemoryStore:
         q.running.pop(job.id, None)
 
     def _cancel_now(self, q: _Queue, stored: Job, now: float, error: JobError | None = None) -> Job:
-        changes: dict[str, Any] = {"finished_at": now, "token": None, "lease_until": None}
+        changes: dict[str, Any] = {"finished_at": now, "token": None, "lease_until": None,
+                                   "cancel_requested": False}
         if error is not None:
             changes["error"] = error
         done = transition(stored, Status.CANCELLED, **changes)
