@@ -57,11 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("swell: interrupted", file=sys.stderr)
         return 130
-    except (SwellError, ValueError, OSError) as exc:
-        # One line: the message already says what went wrong and what to do.
-        message = " ".join(str(exc).split()) or type(exc).__name__
+    except Exception as exc:
+        # One line: swell's messages say what went wrong and what to do; anything else is a bug
+        # or a surprise, named by its type (the traceback is logged at DEBUG).
+        message = " ".join(str(exc).split())
+        if not isinstance(exc, SwellError | ValueError | OSError):
+            log.debug("unexpected error", exc_info=True)
+            message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
         command = " ".join(str(part) for part in (args.command, getattr(args, "action", None)) if part)
-        print(f"swell {command}: error: {message}", file=sys.stderr)
+        print(f"swell {command}: error: {message or type(exc).__name__}", file=sys.stderr)
         return 1
 
 
@@ -289,7 +293,11 @@ def load_app(spec: str) -> Any:
         if exc.name and module_name.startswith(exc.name):
             raise CliError(f"cannot import {module_name!r}: no module named {exc.name!r} "
                            f"(run from the project directory or fix PYTHONPATH)") from None
-        raise
+        raise CliError(f"cannot import {module_name!r}: {exc}") from exc
+    except Exception as exc:  # the user's module failed while importing
+        log.debug("importing %s failed", module_name, exc_info=True)
+        raise CliError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc} "
+                       f"(--log-level DEBUG shows the traceback)") from exc
     target: Any = module
     for part in (attr or "app").split("."):
         if not hasattr(target, part):

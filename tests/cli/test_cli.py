@@ -261,3 +261,12 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_worker_module_that_fails_to_import(swell: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             key_prefix: str) -> None:
+    module = f"broken_{key_prefix.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text("raise RuntimeError('config file missing')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, _, err = swell("worker", f"{module}:app")
+    one_line_error(code, err, f"cannot import '{module}': RuntimeError: config file missing")
