@@ -42,58 +42,39 @@ import signal
 import socket
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from queue import SimpleQueue
 from typing import Any
 
 from pydantic import ValidationError
 
 from swell.app import App
 from swell.context import JobContext
-from swell.errors import (
-    ArgsValidationError,
-    PermanentError,
-    Retry,
-    StoreUnavailable,
-    SwellError,
-    TenantNotResolved,
+from swell.errors import ArgsValidationError, StoreUnavailable
+from swell.failure import (
+    HandlerFailed,
+    JobTimeout,
+    cancelled_outcome,
+    failure_outcome,
+    unknown_type_outcome,
 )
 from swell.job import Job, JobError
 from swell.registry import Handler, describe_validation_error, interpret_result
-from swell.retry import retry_delay, should_retry
+from swell.scheduler import Scheduler
 from swell.stats import WorkerInfo
 from swell.store.base import Outcome, OutcomeKind
 from swell.tenant import resolve_tenant
+from swell.threadpool import ThreadPool
 
 log = logging.getLogger(__name__)
 
 COMPLETE = OutcomeKind.COMPLETE
 MIN_POLL = 0.005  # first idle wait; doubles up to poll_interval while queues stay empty
-TRACEBACK_LIMIT = 8000  # characters of traceback kept with a failed attempt
 
 # Why the worker stopped an attempt itself (slot.stop).
 _CANCELLED = "cancelled"
 _LOST = "lost"
 _SHUTDOWN = "shutdown"
-
-
-class JobTimeout(SwellError, TimeoutError):
-    """An attempt ran longer than its timeout."""
-
-
-class HandlerFailed(SwellError):
-    """A handler returned ``{"success": False, "error": ...}``."""
-
-    def __init__(self, error: Any) -> None:
-        if isinstance(error, dict):
-            self.error_type = str(error.get("type") or "HandlerFailed")
-            message = str(error.get("message") or error)
-        else:
-            self.error_type = "HandlerFailed"
-            message = "handler reported failure" if error is None else str(error)
-        super().__init__(message)
 
 
 class _Slot:
@@ -109,51 +90,6 @@ class _Slot:
         self.stop: str | None = None
 
 
-# -- pure policy ---------------------------------------------------------------------------------
-def failure_outcome(job: Job, exc: BaseException, duration: float | None, rand: float) -> Outcome:
-    """What to do after an attempt raised ``exc``: retry per policy, or dead-letter."""
-    if isinstance(exc, PermanentError):
-        return Outcome(job, OutcomeKind.FAIL, error=_error(exc), reason="permanent error",
-                       duration=duration)
-    if isinstance(exc, TenantNotResolved):
-        return Outcome(job, OutcomeKind.FAIL, error=_error(exc), reason="tenant not resolved",
-                       duration=duration)
-    if isinstance(exc, ArgsValidationError):
-        return Outcome(job, OutcomeKind.FAIL, error=_error(exc), reason="invalid args",
-                       duration=duration)
-    error = _error(exc, with_traceback=not isinstance(exc, Retry | JobTimeout | HandlerFailed))
-    if not should_retry(job.attempts, job.max_retries):
-        return Outcome(job, OutcomeKind.FAIL, error=error, reason="retries exhausted", duration=duration)
-    if isinstance(exc, Retry) and exc.delay is not None:
-        delay = max(0.0, float(exc.delay))
-    else:
-        delay = retry_delay(job.retry_policy, job.attempts - 1, rand)
-    return Outcome(job, OutcomeKind.RETRY, error=error, delay=delay, duration=duration)
-
-
-def _error(exc: BaseException, with_traceback: bool = False) -> JobError:
-    if isinstance(exc, JobTimeout):
-        return JobError("TimeoutError", str(exc))
-    if isinstance(exc, HandlerFailed):
-        return JobError(exc.error_type, str(exc))
-    tb = None
-    if with_traceback and exc.__traceback__ is not None:
-        tb = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
-    return JobError(type(exc).__name__, str(exc), tb)
-
-
-def unknown_type_outcome(job: Job) -> Outcome:
-    message = f"no handler registered for job type {job.type!r}"
-    return Outcome(job, OutcomeKind.FAIL, error=JobError("UnknownJobType", message),
-                   reason="unknown job type")
-
-
-def cancelled_outcome(job: Job, duration: float | None) -> Outcome:
-    # The store records a FAIL of a job whose cancel was requested as CANCELLED.
-    return Outcome(job, OutcomeKind.FAIL, error=JobError("Cancelled", "cancelled on request"),
-                   reason="cancelled", duration=duration)
-
-
 def ordered_queues(queues: Sequence[str], weights: Sequence[float] | None, rand: Callable[[], float]
                    ) -> list[str]:
     """Claim order for one iteration: as given (strict), or a weighted random permutation."""
@@ -163,73 +99,6 @@ def ordered_queues(queues: Sequence[str], weights: Sequence[float] | None, rand:
     keyed = [(rand() ** (1.0 / w) if w > 0 else -1.0, q) for q, w in zip(queues, weights, strict=True)]
     keyed.sort(reverse=True)
     return [q for _, q in keyed]
-
-
-# -- threads for sync handlers -------------------------------------------------------------------
-class _ThreadPool:
-    """Daemon threads for sync handlers.
-
-    Daemon threads, so a sync handler still running after shutdown (its result discarded) does
-    not keep the process alive; a new thread starts whenever none is idle, so a handler that
-    overran its timeout never delays the next job.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._queue: SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any],
-                                       Callable[..., Any], tuple[Any, ...]] | None] = SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0
-        self._threads: list[threading.Thread] = []
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        with self._lock:
-            if self._idle == 0:
-                t = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}",
-                                     daemon=True)
-                self._threads.append(t)
-                t.start()
-            else:
-                self._idle -= 1
-        self._queue.put((loop, fut, fn, args))
-        return fut
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            loop, fut, fn, args = item
-            try:
-                result = fn(*args)
-            except BaseException as exc:
-                _deliver(loop, fut, None, exc)
-            else:
-                _deliver(loop, fut, result, None)
-            with self._lock:
-                self._idle += 1
-
-    def shutdown(self) -> None:
-        with self._lock:
-            threads, self._threads = self._threads, []
-        for _ in threads:
-            self._queue.put(None)
-
-
-def _deliver(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[Any], result: Any,
-             exc: BaseException | None) -> None:
-    def set_() -> None:
-        if fut.done():
-            return  # timed out or cancelled meanwhile: the result is discarded
-        if exc is not None:
-            fut.set_exception(exc)
-        else:
-            fut.set_result(result)
-
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-        loop.call_soon_threadsafe(set_)
 
 
 # -- the worker ----------------------------------------------------------------------------------
@@ -298,7 +167,7 @@ class Worker:
         self._outcomes: list[Outcome] = []
         self._handlers = app.registry  # looked up per claim: late registrations are seen
         self._random = random.Random()
-        self._threads = _ThreadPool(f"swell-{self.id[-8:]}")
+        self._threads = ThreadPool(f"swell-{self.id[-8:]}")
         self._stop_requested = False
         self._signals = 0
         self._wake: asyncio.Event | None = None
@@ -341,11 +210,9 @@ class Worker:
         log.info("worker %s serving %s with concurrency %d", self.id, ",".join(self.queues),
                  self.concurrency)
         background = [asyncio.create_task(self._heartbeat_loop(), name=f"swell-heartbeat-{self.id}")]
-        scheduler = None if burst or not self.use_scheduler else self._make_scheduler()
-        if scheduler is not None:
+        if self.use_scheduler and not burst:  # burst mode promotes due jobs itself when idle
+            scheduler = Scheduler(self.app, self.queues)
             background.append(asyncio.create_task(scheduler.run(self._stopped), name="swell-scheduler"))
-        elif not burst and self.use_scheduler:
-            background.append(asyncio.create_task(self._promote_loop(), name="swell-promote"))
         try:
             await self._supervise(burst)
         finally:
@@ -708,20 +575,6 @@ class Worker:
         if time.monotonic() - self._loop_beat > self.stall_timeout:
             self._restart_fetch = True
             task.cancel()
-
-    def _make_scheduler(self) -> Any:
-        try:
-            from swell.scheduler import Scheduler  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return None
-        return Scheduler(self.app, self.queues)
-
-    async def _promote_loop(self) -> None:
-        # Stopgap until swell.scheduler exists: promote due delayed jobs and retries.
-        while True:
-            with contextlib.suppress(Exception):
-                await self._promote_due()
-            await asyncio.sleep(0.25)
 
     async def _promote_due(self) -> None:
         try:

@@ -18,11 +18,12 @@ from swell.errors import (
     TenantNotResolved,
     UnknownJobType,
 )
+from swell.failure import HandlerFailed, JobTimeout, failure_outcome
 from swell.job import Job, Priority, Status
 from swell.registry import Registry, handler_arity, interpret_result
 from swell.retry import Backoff, RetryPolicy
 from swell.store.base import OutcomeKind
-from swell.worker import HandlerFailed, JobTimeout, failure_outcome, ordered_queues
+from swell.worker import ordered_queues
 
 
 class Email(BaseModel):
