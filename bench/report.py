@@ -29,6 +29,13 @@ METRICS = (
     Metric("io_bound_jobs_per_s", "io_bound", "value", True, "I/O-bound, concurrency 100", "jobs/s"),
 )
 
+# Context for the processing figure: CPU per job barely depends on other load on the machine.
+CPU_METRICS = (
+    Metric("worker_cpu_us_per_job", "process", "worker_cpu_us_per_job", False, "worker CPU per job", "µs"),
+    Metric("redis_cpu_us_per_job", "process", "redis_cpu_us_per_job", False, "redis-server CPU per job",
+           "µs"),
+)
+
 
 def _run_value(run: dict[str, Any], metric: Metric) -> float | None:
     if metric.field == "value":
@@ -157,6 +164,15 @@ def markdown(doc: dict[str, Any]) -> str:
             goal = "—" if t["goal"] is None else f"{t['goal']:,.6g}"
             value = "—" if t["value"] is None else f"{t['value']:,.6g}"
             lines.append(f"| {t['target']} | {goal} | {value} | {met} |")
+    lines += ["", "**CPU per no-op job** in the processing scenario (user+system CPU of the worker "
+              "process tree and of redis-server between the first job's start and the last job's end, "
+              "divided by the jobs; much less sensitive to other load than the rates):", "",
+              "| library | worker CPU (µs/job) | redis-server CPU (µs/job) | 1e6 / worker CPU (jobs/s) |",
+              "|---|---:|---:|---:|"]
+    for r in results:
+        w, rc = r.get("worker_cpu_us_per_job"), r.get("redis_cpu_us_per_job")
+        rate = _fmt(1e6 / w if w else None, "jobs/s")
+        lines.append(f"| {r['library']} | {_fmt(w, 'µs')} | {_fmt(rc, 'µs')} | {rate} |")
     ceiling = doc.get("redis_ceiling") or {}
     if ceiling:
         lines += ["", "**Raw redis-py ceiling** on the same Redis (one client, hiredis): "

@@ -286,7 +286,7 @@ def build_rows(libs: list[str], scenarios: list[str], n: int, info: dict[str, di
     for lib in libs:
         row: dict[str, Any] = {"library": lib, "settings": info[lib].get("settings", "")}
         notes: dict[str, str] = dict(info[lib].get("notes") or {})
-        for metric in report.METRICS:
+        for metric in report.METRICS + report.CPU_METRICS:
             runs = raw.get((lib, metric.scenario), [])
             value, note = report.summarize(runs, metric) if runs else (None, None)
             row[metric.key] = value
