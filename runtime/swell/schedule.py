@@ -210,6 +210,10 @@ def trigger_of(schedule: Schedule) -> Trigger:
     return make_trigger(schedule.cron, schedule.interval, schedule.timezone)
 
 
+def as_trigger(value: Trigger | Schedule) -> Trigger:
+    return trigger_of(value) if isinstance(value, Schedule) else value
+
+
 def validate_schedule(schedule: Schedule) -> Trigger:
     """Check every field of a schedule; return its trigger."""
     if not schedule.name or any(c in schedule.name for c in " \n"):
@@ -223,8 +227,9 @@ def validate_schedule(schedule: Schedule) -> Trigger:
 # -- fire times ---------------------------------------------------------------------------------
 
 
-def next_fire(trigger: Trigger, after: float) -> float:
+def next_fire(trigger: Trigger | Schedule, after: float) -> float:
     """The first occurrence strictly after ``after`` (seconds since the epoch)."""
+    trigger = as_trigger(trigger)
     if isinstance(trigger, IntervalTrigger):
         # Occurrences are exactly k * step for integer k, so every caller computes the same floats.
         step = trigger.seconds
@@ -235,8 +240,9 @@ def next_fire(trigger: Trigger, after: float) -> float:
     return _next_cron(trigger, after)
 
 
-def prev_fire(trigger: Trigger, before: float) -> float | None:
+def prev_fire(trigger: Trigger | Schedule, before: float) -> float | None:
     """The last occurrence at or before ``before`` (None if before the epoch for intervals)."""
+    trigger = as_trigger(trigger)
     if isinstance(trigger, IntervalTrigger):
         step = trigger.seconds
         k = math.floor(before / step) + 1
@@ -246,8 +252,10 @@ def prev_fire(trigger: Trigger, before: float) -> float | None:
     return _prev_cron(trigger, before)
 
 
-def occurrences_between(trigger: Trigger, start: float, end: float, limit: int = 100_000) -> Iterator[float]:
+def occurrences_between(trigger: Trigger | Schedule, start: float, end: float,
+                        limit: int = 100_000) -> Iterator[float]:
     """Occurrences t with start < t <= end, in order (at most ``limit``)."""
+    trigger = as_trigger(trigger)
     t = start
     for _ in range(limit):
         t = next_fire(trigger, t)
@@ -256,12 +264,12 @@ def occurrences_between(trigger: Trigger, start: float, end: float, limit: int =
         yield t
 
 
-def period_at(trigger: Trigger, occurrence: float) -> float:
+def period_at(trigger: Trigger | Schedule, occurrence: float) -> float:
     """Seconds from this occurrence to the next one."""
     return next_fire(trigger, occurrence) - occurrence
 
 
-def due_occurrences(trigger: Trigger, last_run: float | None, now: float, missed: str = "skip",
+def due_occurrences(trigger: Trigger | Schedule, last_run: float | None, now: float, missed: str = "skip",
                     grace: float = DEFAULT_GRACE) -> list[float]:
     """Which occurrence to run now: at most one, the latest at or before ``now``.
 

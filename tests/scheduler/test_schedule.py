@@ -241,3 +241,11 @@ def test_interval_next_fire_properties(seconds: float, after: float) -> None:
     assert after < t <= after + seconds * 1.000001
     p = prev_fire(trigger, after)
     assert p is not None and p <= after < next_fire(trigger, p)
+
+
+def test_functions_accept_a_stored_schedule() -> None:
+    schedule = Schedule(name="paris", type="t", cron="0 9 * * *", timezone="Europe/Paris", missed="run_once")
+    t = next_fire(schedule, ts(2025, 1, 6))
+    assert utc(t) == "2025-01-06 08:00"
+    assert prev_fire(schedule, t + 5) == t
+    assert due_occurrences(schedule, None, t + 7200, schedule.missed) == [t]
