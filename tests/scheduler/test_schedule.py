@@ -249,3 +249,50 @@ def test_functions_accept_a_stored_schedule() -> None:
     assert utc(t) == "2025-01-06 08:00"
     assert prev_fire(schedule, t + 5) == t
     assert due_occurrences(schedule, None, t + 7200, schedule.missed) == [t]
+
+
+def _transitions(zone: str, years: range) -> list[float]:
+    """Instants where the zone's UTC offset changes (hourly scan, then bisection)."""
+    tz = ZoneInfo(zone)
+    found = []
+    t, end = ts(years.start, 1, 1), ts(years.stop, 1, 1)
+    prev = datetime.fromtimestamp(t, tz).utcoffset()
+    while t < end:
+        nxt = t + 3600
+        off = datetime.fromtimestamp(nxt, tz).utcoffset()
+        if off != prev:
+            lo, hi = t, nxt
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if datetime.fromtimestamp(mid, tz).utcoffset() == prev:
+                    lo = mid
+                else:
+                    hi = mid
+            found.append(float(hi))
+        prev, t = off, nxt
+    return found
+
+
+NEAR_DST = [(zone, t) for zone in ZONES[1:4] for t in _transitions(zone, range(2023, 2025))]
+near_hours = st.one_of(st.just("*"), st.sampled_from(["0-3", "1", "2", "3", "*/2", "1,2,3"]))
+dst_expressions = st.tuples(
+    st.lists(minute_items, min_size=1, max_size=3).map(",".join), near_hours,
+).map(lambda f: f"{f[0]} {f[1]} * * *")
+
+
+@settings(max_examples=200, deadline=None)
+@given(expr=dst_expressions, where=st.sampled_from(NEAR_DST), shift=st.floats(-6 * 3600, 6 * 3600))
+def test_fire_times_around_dst_transitions(expr: str, where: tuple[str, float], shift: float) -> None:
+    zone, transition = where
+    trigger = make_trigger(expr, timezone=zone)
+    assert isinstance(trigger, CronTrigger)
+    after = transition + shift
+    t = next_fire(trigger, after)
+    assert t > after and _fires_at(trigger, t)
+    m = (after // 60 + 1) * 60
+    while m < min(t, after + 2 * 86400):
+        assert not _fires_at(trigger, m), f"{expr!r} in {zone}: skipped {utc(m)} before {utc(t)}"
+        m += 60
+    p = prev_fire(trigger, after)
+    assert p is not None and p <= after and next_fire(trigger, p) == t
+    assert _fires_at(trigger, p)
