@@ -14,9 +14,10 @@ tests/k8s/test_operator.py::test_chart_rbac_covers_every_call checks it from rea
     keda.sh        scaledobjects             list              TargetConflict (404 = no KEDA)
     ""             events                    create            scale decisions, kopf's warnings
     events.k8s.io  events                    create            kopf may use the new Events API
-  cluster-wide mode only (kopf --all-namespaces / namespace globs):
+  cluster-wide mode only (kopf --all-namespaces watches CRDs; it never lists namespaces):
     apiextensions.k8s.io  customresourcedefinitions  list watch
-    ""             namespaces                list watch
+  optional: core namespaces list/watch lets kopf resolve namespace globs in namespaced mode;
+  without it kopf logs a warning and uses the exact names given (what the chart relies on).
 """
 
 from __future__ import annotations
