@@ -38,7 +38,7 @@ def documented_needs() -> tuple[set[tuple[str, str, str]], set[tuple[str, str, s
         if "cluster-wide mode only" in line:
             target = cluster
         parts = re.split(r"\s{2,}", line.strip())
-        if len(parts) >= 3 and parts[0] != "group" and re.fullmatch(r'""|[a-z0-9.-]+', parts[0]) and "/" not in parts[0] \
+        if len(parts) >= 3 and parts[0] != "group" and re.fullmatch(r'""|[a-z0-9.-]+', parts[0]) \
                 and re.fullmatch(r"[a-z]+(/[a-z]+)?", parts[1]):
             group = "" if parts[0] == '""' else parts[0]
             target |= {(group, parts[1], verb) for verb in parts[2].split()}
