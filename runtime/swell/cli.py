@@ -74,12 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="swell", description="Typed background jobs on Redis (or in memory).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    shared = argparse.ArgumentParser(add_help=False)
-    shared.add_argument("--redis-url", default=os.environ.get(REDIS_URL_ENV),
-                        help=f"Redis URL (default ${REDIS_URL_ENV})")
-    shared.add_argument("--key-prefix", default=os.environ.get(KEY_PREFIX_ENV) or "swell",
-                        help=f"key prefix of the deployment (default ${KEY_PREFIX_ENV} or 'swell')")
-    shared.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default) or ERROR")
+    shared = _shared_options(quiet=False)
+    # For `jobs show`: argparse lets a nested parser's defaults overwrite what the outer one
+    # parsed (`swell jobs --redis-url X show ID`), so the nested copy has no defaults.
+    nested = _shared_options(quiet=True)
 
     p = sub.add_parser("worker", parents=[shared], help="run a worker for MODULE:APP")
     p.add_argument("app", metavar="MODULE:APP", help="where the App is, e.g. myproject.jobs:app")
@@ -123,12 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_jobs)
     jobs_sub = p.add_subparsers(dest="action", metavar="ACTION")
-    show = jobs_sub.add_parser("show", parents=[shared], help="one job in full")
+    show = jobs_sub.add_parser("show", parents=[nested], help="one job in full")
     show.add_argument("id", metavar="ID")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     show.set_defaults(func=cmd_jobs_show)
 
-    p = sub.add_parser("dead", parents=[shared], help="the dead-letter queue: list, replay, purge")
+    p = sub.add_parser("dead", help="the dead-letter queue: list, replay, purge")
     dead_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     d = dead_sub.add_parser("list", parents=[shared], help="dead jobs, most recent first")
     d.add_argument("--queue")
@@ -145,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--older-than", type=float, default=0.0, metavar="SECONDS")
     d.set_defaults(func=cmd_dead_purge)
 
-    p = sub.add_parser("cron", parents=[shared], help="schedules: list, add, enable, disable, remove")
+    p = sub.add_parser("cron", help="schedules: list, add, enable, disable, remove")
     cron_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     c = cron_sub.add_parser("list", parents=[shared], help="stored schedules and their next run")
     c.add_argument("--json", action="store_true")
@@ -181,6 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
 
         add_dashboard_command(sub)
     return parser
+
+
+def _shared_options(quiet: bool) -> argparse.ArgumentParser:
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if quiet else value
+
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--redis-url", default=default(os.environ.get(REDIS_URL_ENV)),
+                        help=f"Redis URL (default ${REDIS_URL_ENV})")
+    shared.add_argument("--key-prefix", default=default(os.environ.get(KEY_PREFIX_ENV) or "swell"),
+                        help=f"key prefix of the deployment (default ${KEY_PREFIX_ENV} or 'swell')")
+    shared.add_argument("--log-level", default=default(None),
+                        help="DEBUG, INFO, WARNING (default) or ERROR")
+    return shared
 
 
 # -- plumbing --------------------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def one_line_error(code: int, err: str, *needles: str) -> None:
 
 # -- enqueue, jobs -------------------------------------------------------------------------------------
 
-def test_enqueue_then_list_and_show(swell: Run) -> None:
+def test_enqueue_then_list_and_show(swell: Run, capsys: pytest.CaptureFixture[str], redis_url: str,
+                                    key_prefix: str) -> None:
     code, out, _ = swell("enqueue", "send_email", "--args", '{"to": "a@example.com"}', "--priority", "high",
                          "--queue", "emails", "--tenant", "acme")
     assert code == 0
@@ -77,6 +78,9 @@ def test_enqueue_then_list_and_show(swell: Run) -> None:
     assert (found["id"], found["args"], found["priority"]) == (job_id, {"to": "a@example.com"}, 1)
     code, out, _ = swell("jobs", "show", job_id)
     assert code == 0 and '{"to":"a@example.com"}' in out and "acme" in out
+    # Options before the nested command count too.
+    code = main(["jobs", "--redis-url", redis_url, "--key-prefix", key_prefix, "--json", "show", job_id])
+    assert code == 0 and orjson.loads(capsys.readouterr().out)["id"] == job_id
     assert swell("jobs", "--status", "completed")[1].strip() == "no matching jobs"
 
 
