@@ -46,6 +46,11 @@ class Handler:
     arity: int = 1  # 0: fn(), 1: fn(args), 2: fn(args, ctx)
 
     @property
+    def direct(self) -> bool:
+        """The worker may simply ``await fn(args)`` (async, no model, no context, no timeout)."""
+        return self.is_async and self.arity == 1 and self.model is None and self.timeout is None
+
+    @property
     def takes_context(self) -> bool:
         return self.arity >= 2
 

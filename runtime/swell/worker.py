@@ -171,6 +171,8 @@ class Worker:
         self._stop_requested = False
         self._signals = 0
         self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._no_resolver = True
         self._stopped: asyncio.Event | None = None
         self._fetch_task: asyncio.Task[None] | None = None
         self._restart_fetch = False
@@ -198,7 +200,8 @@ class Worker:
     async def run(self, burst: bool = False) -> None:
         """Run until ``stop()`` or a signal; with ``burst`` also return once the queues are
         empty (nothing pending or due) and nothing runs."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        self._no_resolver = self.app.resolver is None
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         if self._stop_requested:
@@ -325,7 +328,9 @@ class Worker:
     def _start(self, job: Job) -> None:
         slot = _Slot(job, self._handlers.get(job.type))
         self._running[job.id] = slot
-        slot.task = asyncio.create_task(self._execute(slot))
+        loop = self._loop
+        assert loop is not None  # set by run()
+        slot.task = loop.create_task(self._execute(slot))
 
     async def _settle(self, batch: list[Outcome]) -> None:
         try:
@@ -384,7 +389,10 @@ class Worker:
             if handler is None:
                 outcome = unknown_type_outcome(job)
             else:
-                value = await self._invoke(slot, handler)
+                if handler.direct and job.timeout is None and (job.tenant is None or self._no_resolver):
+                    value = await handler.fn(job.args)  # the common case, without the extra coroutine
+                else:
+                    value = await self._invoke(slot, handler)
                 if type(value) is dict and ("success" in value or "success?" in value):
                     ok, value, error = interpret_result(value)
                     if not ok:
