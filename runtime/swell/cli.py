@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import orjson
 
-from swell import logging_json
+from swell import __version__, logging_json
 from swell.errors import JobNotFound, SwellError
 from swell.job import Job, Priority, Status
 from swell.schedule import make_trigger, next_fire, validate_schedule
@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="swell", description="Typed background jobs on Redis (or in memory).")
+    parser.add_argument("--version", action="version", version=f"swell {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     shared = _shared_options(quiet=False)
@@ -352,8 +353,13 @@ async def _worker(app: Any, args: argparse.Namespace) -> int:
         metrics, server = await start_worker_monitoring(args, app.store)
     options: dict[str, Any] = {"queues": args.queues, "concurrency": args.concurrency,
                                "shutdown_grace": args.shutdown_grace}
-    if metrics is not None and "metrics" in inspect.signature(Worker).parameters:
-        options["metrics"] = metrics
+    if metrics is not None:
+        accepted = inspect.signature(Worker).parameters
+        hook = next((name for name in ("metrics", "observer") if name in accepted), None)
+        if hook is None:
+            log.warning("this Worker cannot report job metrics; /metrics shows store stats only")
+        else:
+            options[hook] = metrics
     worker = Worker(app, **options)
     try:
         await worker.run(burst=args.burst)
