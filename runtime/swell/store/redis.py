@@ -13,13 +13,15 @@ passed through as keyword arguments.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.resources
 import logging
+import os
 import re
 import secrets
 import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -60,7 +62,7 @@ REAP_LIMIT = 1000
 CHUNK = 500  # ids fetched per round trip by the query methods
 _KIND_CODE = {OutcomeKind.COMPLETE: "c", OutcomeKind.RETRY: "y", OutcomeKind.FAIL: "f",
               OutcomeKind.RELEASE: "l"}
-_REFUSED = re.compile(r"^Error \S+ connecting to \S+?\.? ?")
+_REFUSED = re.compile(r"^Error \S+ connecting to \S+?\.\s+")
 _Call = tuple[AsyncScript, QueueKeys, list[Any]]
 
 
@@ -111,34 +113,52 @@ class RedisStore:
             keys = self._keys[queue] = QueueKeys.of(self._prefix, queue)
         return keys
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
         """Turn redis-py errors into swell's, without leaking credentials into messages."""
         try:
             yield
         except rexc.RedisError as exc:
-            raise self._translate(exc) from exc
+            error = self._translate(exc)
+            if self._tls and type(error) is StoreUnavailable and "Timeout connecting" in str(exc):
+                error = await self._tls_silence(error)
+            raise error from exc
+
+    async def _tls_silence(self, error: StoreUnavailable) -> StoreError:
+        """A plain port answers a TLS hello with silence: tell that apart from a dead host."""
+        kw = self._client.connection_pool.connection_kwargs
+        try:
+            async with asyncio.timeout(1.0):
+                _, writer = await asyncio.open_connection(kw.get("host", "localhost"), kw.get("port", 6379))
+            writer.close()
+        except (OSError, TimeoutError):
+            return error  # the TCP connect itself fails: really unreachable
+        return StoreTLSError(f"TLS with Redis at {self._where} failed: no TLS handshake within the connect "
+                             "timeout (is it a plain port? then use redis://, not rediss://)")
 
     def _translate(self, exc: rexc.RedisError) -> StoreError:
         text = str(exc).strip()
         if isinstance(exc, rexc.AuthenticationError | rexc.NoPermissionError | rexc.AuthorizationError):
             return StoreAuthError(f"Redis at {self._where} refused the credentials: {text}")
         chain: BaseException | None = exc
+        os_reason = None
         while chain is not None:
             if isinstance(chain, ssl.SSLError):
                 return StoreTLSError(f"TLS with Redis at {self._where} failed: {chain}")
+            if isinstance(chain, OSError) and chain.errno and os_reason is None:
+                os_reason = os.strerror(chain.errno)  # "Connection refused", not asyncio's wording
             chain = chain.__cause__ or chain.__context__
         if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError):
-            reason = _REFUSED.sub("", text).rstrip(".") or type(exc).__name__
+            reason = os_reason or _REFUSED.sub("", text).rstrip(".") or type(exc).__name__
             if "SSL" in reason or "TLS" in reason:
                 return StoreTLSError(f"TLS with Redis at {self._where} failed: {reason}")
-            if not self._tls and "closed by server" in reason:
+            if not self._tls and ("closed by server" in reason or "reset by peer" in reason):
                 reason += " (is it a TLS port? then use rediss://)"
             return StoreUnavailable(f"cannot reach Redis at {self._where}: {reason}")
         return StoreError(f"Redis at {self._where} failed: {text}")
 
     async def _call(self, name: str, keys: QueueKeys, args: Sequence[Any]) -> Any:
-        with self._errors():
+        async with self._errors():
             return await self._scripts[name](keys=keys.all(), args=args)
 
     async def _call_many(self, calls: Sequence[_Call], before: Sequence[Sequence[Any]] = ()) -> list[Any]:
@@ -148,11 +168,11 @@ class RedisStore:
         script and run just those calls again."""
         if len(calls) == 1 and not before:
             script, keys, args = calls[0]
-            with self._errors():
+            async with self._errors():
                 return [await script(keys=keys.all(), args=args)]
         results: list[Any] = [None] * len(calls)
         todo = list(range(len(calls)))
-        with self._errors():
+        async with self._errors():
             for attempt in range(3):
                 pipe: Pipeline
                 async with self._client.pipeline(transaction=False) as pipe:
@@ -304,7 +324,7 @@ class RedisStore:
         return int(await self._call("promote", self._qkeys(queue), [fmt_time(self._clock()), limit]))
 
     async def next_due_at(self, queue: str) -> float | None:
-        with self._errors():
+        async with self._errors():
             head = await self._client.zrange(self._qkeys(queue).scheduled, 0, 0, withscores=True)
         return float(head[0][1]) if head else None
 
@@ -312,7 +332,7 @@ class RedisStore:
         keys = self._qkeys(queue)
         token = secrets.token_hex(8)
         lock_ms = max(1000, int(self._settings.reap_interval * 1000))
-        with self._errors():
+        async with self._errors():
             if not await self._client.set(keys.reap_lock, token, nx=True, px=lock_ms):
                 return ReapReport(skipped=True)
         requeued: list[str] = []
@@ -398,7 +418,7 @@ class RedisStore:
 
     async def _locate(self, job_id: str) -> tuple[str, bytes]:
         """Find which queue holds a job: one HGET per known queue, in one pipeline."""
-        with self._errors():
+        async with self._errors():
             for refresh in (False, True):
                 if refresh or not self._registered:
                     self._registered.update(await self.queues())
@@ -417,7 +437,7 @@ class RedisStore:
         try:
             return decode_record(job_id, queue, record)
         except CorruptJob:
-            with self._errors():
+            async with self._errors():
                 reason = await self._client.hget(self._qkeys(queue).corrupt, job_id)
             return self._decode(job_id, queue, record, reason)
 
@@ -426,11 +446,10 @@ class RedisStore:
         if not ids:
             return []
         keys = self._qkeys(queue)
-        with self._errors():
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.hmget(keys.jobs, list(ids))
-                pipe.hmget(keys.corrupt, list(ids))
-                records, reasons = await pipe.execute()
+        async with self._errors(), self._client.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.jobs, list(ids))
+            pipe.hmget(keys.corrupt, list(ids))
+            records, reasons = await pipe.execute()
         return [self._decode(_s(i), queue, rec, why)
                 for i, rec, why in zip(ids, records, reasons, strict=True) if rec is not None]
 
@@ -448,7 +467,7 @@ class RedisStore:
                         Status.CANCELLED: keys.cancelled}[status]
                 start = 0
                 while True:
-                    with self._errors():
+                    async with self._errors():
                         ids = await self._client.zrevrange(zkey, start, start + CHUNK - 1)
                     for job in await self._load(queue, ids):
                         if (job.status is status or job.type == "<corrupt>") and _matches(job, where):
@@ -467,13 +486,13 @@ class RedisStore:
         if limit <= 0:
             return []
         if queue is not None:
-            with self._errors():
+            async with self._errors():
                 ids = await self._client.zrevrange(self._qkeys(queue).dead, offset, offset + limit - 1)
             return await self._load(queue, ids)
         # Dead sets are ordered per queue: merge the heads of every queue by death time.
         ranked: list[tuple[float, int, Job]] = []
         for q in await self.queues():
-            with self._errors():
+            async with self._errors():
                 ids = await self._client.zrevrange(self._qkeys(q).dead, 0, offset + limit - 1)
             for rank, job in enumerate(await self._load(q, ids)):
                 ranked.append((job.finished_at or 0.0, -rank, job))
@@ -481,7 +500,7 @@ class RedisStore:
         return [job for _, _, job in ranked[offset:offset + limit]]
 
     async def queues(self) -> list[str]:
-        with self._errors():
+        async with self._errors():
             members = await self._client.smembers(self._global.queues)
         return sorted(_s(m) for m in members)
 
@@ -505,13 +524,12 @@ class RedisStore:
 
     async def _stats_round_trip(self, calls: list[_Call], before: list[list[Any]]
                                 ) -> tuple[list[Any], Any, Any]:
-        with self._errors():
-            async with self._client.pipeline(transaction=False) as pipe:
-                for command in before:
-                    pipe.execute_command(*command)
-                for script, keys, args in calls:
-                    pipe.evalsha(script.sha, len(keys.all()), *keys.all(), *args)
-                replies = await pipe.execute(raise_on_error=False)
+        async with self._errors(), self._client.pipeline(transaction=False) as pipe:
+            for command in before:
+                pipe.execute_command(*command)
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys.all()), *keys.all(), *args)
+            replies = await pipe.execute(raise_on_error=False)
         members, workers = replies[0], replies[1]
         for reply in replies[:2]:
             if isinstance(reply, Exception):
@@ -526,21 +544,21 @@ class RedisStore:
         now = self._clock()
         info = replace(info, last_heartbeat=now)
         value = fmt_time(now + self._settings.worker_ttl).encode() + b"|" + orjson.dumps(info.to_dict())
-        with self._errors():
+        async with self._errors():
             await self._client.hset(self._global.workers, info.id, value)
 
     async def unregister_worker(self, worker_id: str) -> None:
-        with self._errors():
+        async with self._errors():
             await self._client.hdel(self._global.workers, worker_id)
 
     async def workers(self) -> list[WorkerInfo]:
-        with self._errors():
+        async with self._errors():
             raw = await self._client.hgetall(self._global.workers)
         now = self._clock()
         live = self._live_workers(raw, now)
         gone = [k for k in raw if _s(k) not in {w.id for w in live}]
         if gone:  # lazy cleanup of workers that stopped heartbeating
-            with self._errors():
+            async with self._errors():
                 await self._client.hdel(self._global.workers, *gone)
         return live
 
@@ -559,17 +577,17 @@ class RedisStore:
 
     async def claim_occurrence(self, key: str, ttl: float) -> bool:
         now = self._clock()
-        with self._errors():
+        async with self._errors():
             return bool(await self._scripts["occurrence"](
                 keys=[self._global.occurrence(key)],
                 args=[fmt_time(now), fmt_time(now + ttl), max(1, int(ttl * 1000))]))
 
     async def save_schedule(self, schedule: Schedule) -> None:
-        with self._errors():
+        async with self._errors():
             await self._client.hset(self._global.schedules, schedule.name, orjson.dumps(asdict(schedule)))
 
     async def schedules(self) -> list[Schedule]:
-        with self._errors():
+        async with self._errors():
             raw = await self._client.hgetall(self._global.schedules)
         out = []
         for name, value in raw.items():
@@ -580,12 +598,12 @@ class RedisStore:
         return sorted(out, key=lambda s: s.name)
 
     async def delete_schedule(self, name: str) -> bool:
-        with self._errors():
+        async with self._errors():
             return bool(await self._client.hdel(self._global.schedules, name))
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def ping(self) -> None:
-        with self._errors():
+        async with self._errors():
             await self._client.ping()
 
     async def close(self) -> None:

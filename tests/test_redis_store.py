@@ -1,0 +1,382 @@
+"""RedisStore specifics the contract suite cannot see: outages, credentials, TLS, corrupt records,
+hash tags, retention bounds, script cache loss and round trips."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+from redis.crc import key_slot
+
+from conftest import RedisServer, free_port
+from swell.clock import ManualClock
+from swell.errors import StoreAuthError, StoreTLSError, StoreUnavailable
+from swell.job import Job, JobError, Status, new_job
+from swell.settings import Settings
+from swell.stats import WorkerInfo
+from swell.store.base import JobFilter, Outcome, OutcomeKind
+from swell.store.keys import QueueKeys
+from swell.store.record import CORRUPT_TYPE
+from swell.store.redis import RedisStore
+
+BOOM = JobError("ValueError", "boom")
+
+
+class CountingConnection(redis.asyncio.Connection):
+    """A real connection that counts the writes it makes: one per round trip."""
+
+    sends = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sends += 1
+        await super().send_packed_command(command, check_health)
+
+
+@pytest.fixture
+async def store(redis_url: str, key_prefix: str, clock: ManualClock) -> AsyncIterator[RedisStore]:
+    s = RedisStore.from_url(redis_url, settings=Settings(key_prefix=key_prefix), clock=clock)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+def mk(clock: ManualClock, type: str = "t", args: Any = None, **options: Any) -> Job:
+    return new_job(type, args, now=clock(), **options)
+
+
+# -- outages and credentials -----------------------------------------------------------------
+async def test_outage_at_enqueue_is_clear_writes_nothing_and_recovers(
+        redis_server: RedisServer, clock: ManualClock) -> None:
+    url = f"redis://:hunter2-not-used@127.0.0.1:{redis_server.port}/0"
+    store = RedisStore.from_url(url.replace(":hunter2-not-used@", ""), clock=clock)
+    try:
+        await store.enqueue(mk(clock, "before"))
+        redis_server.stop()
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.enqueue(mk(clock, "during"))
+        message = str(caught.value)
+        assert message.startswith(f"cannot reach Redis at 127.0.0.1:{redis_server.port}: ")
+        assert "refused" in message.lower() and "\n" not in message
+        assert not isinstance(caught.value, StoreAuthError | StoreTLSError)
+        for call in (store.claim("default", "w", 5), store.stats(), store.ping(), store.queues(),
+                     store.enqueue_many([mk(clock, "x", queue="other")])):
+            with pytest.raises(StoreUnavailable):
+                await call
+        redis_server.start()  # a fresh, empty server on the same port: no script cache either
+        job = await store.enqueue(mk(clock, "after"))
+        claimed = await store.claim("default", "w", 10)
+        assert [j.id for j in claimed] == [job.id]  # nothing of "during" was written
+        assert await store.complete(claimed[0]) is True
+        assert (await store.stats()).queues["default"].enqueued == 1
+    finally:
+        await store.close()
+
+    # The password never shows in an error message.
+    redis_server.stop()
+    secret = RedisStore.from_url(url, clock=clock)
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            await secret.enqueue(mk(clock))
+        assert "hunter2" not in str(caught.value)
+    finally:
+        await secret.close()
+
+
+@pytest.fixture
+def password_server() -> Iterator[RedisServer]:
+    server = RedisServer(password="s3cret-pw")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+async def test_auth_password_acl_user_and_refusals(password_server: RedisServer, clock: ManualClock) -> None:
+    port = password_server.port
+    admin = redis.Redis(port=port, password="s3cret-pw")
+    admin.acl_setuser("worker", enabled=True, passwords=["+worker-pw"], keys=["swell:*"],
+                      channels=["*"], commands=["+@all"])
+    admin.acl_setuser("reader", enabled=True, passwords=["+reader-pw"], keys=["swell:*"],
+                      commands=["+@read", "+ping"])
+    admin.close()
+
+    async def roundtrip(store: RedisStore) -> None:
+        try:
+            job = await store.enqueue(mk(clock))
+            (claimed,) = await store.claim("default", "w", 1)
+            assert claimed.id == job.id and await store.complete(claimed)
+        finally:
+            await store.close()
+
+    await roundtrip(RedisStore.from_url(password_server.url, clock=clock))  # password in the URL
+    await roundtrip(RedisStore.from_url(f"redis://127.0.0.1:{port}/0", password="s3cret-pw", clock=clock))
+    await roundtrip(RedisStore.from_url(f"redis://worker:worker-pw@127.0.0.1:{port}/0", clock=clock))
+
+    refusals = {
+        "wrong password": RedisStore.from_url(f"redis://:wrong-pw@127.0.0.1:{port}/0", clock=clock),
+        "no password": RedisStore.from_url(f"redis://127.0.0.1:{port}/0", clock=clock),
+        "unknown user": RedisStore.from_url(f"redis://ghost:wrong-pw@127.0.0.1:{port}/0", clock=clock),
+        "no permission": RedisStore.from_url(f"redis://reader:reader-pw@127.0.0.1:{port}/0", clock=clock),
+    }
+    for what, store in refusals.items():
+        try:
+            with pytest.raises(StoreAuthError) as caught:
+                await store.enqueue(mk(clock))
+            message = str(caught.value)
+            assert f"Redis at 127.0.0.1:{port} refused the credentials" in message, what
+            assert "wrong-pw" not in message and "reader-pw" not in message
+        finally:
+            await store.close()
+
+    password_server.stop()  # unreachable is not an auth failure
+    store = RedisStore.from_url(password_server.url, clock=clock)
+    try:
+        with pytest.raises(StoreUnavailable) as unreachable:
+            await store.ping()
+        assert not isinstance(unreachable.value, StoreAuthError)
+    finally:
+        await store.close()
+
+
+# -- TLS ------------------------------------------------------------------------------------
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
+    """A redis-server with a TLS port and a plain port, and the CA that signed its certificate."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    tls_port, plain_port = free_port(), free_port()
+    exe = shutil.which("redis-server")
+    assert exe is not None
+    proc = subprocess.Popen([exe, "--port", str(plain_port), "--tls-port", str(tls_port),
+                             "--bind", "127.0.0.1", "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                             "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no", "--save", "",
+                             "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=plain_port, socket_timeout=0.5).ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None:
+                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    pytest.skip(f"this redis-server has no TLS support: {out[-300:]}")
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        yield tls_port, plain_port, cert
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_tls_works_and_mismatches_are_named(tls_server: tuple[int, int, Path],
+                                                  clock: ManualClock) -> None:
+    tls_port, plain_port, ca = tls_server
+    store = RedisStore.from_url(f"rediss://127.0.0.1:{tls_port}/0", ssl_ca_certs=str(ca), clock=clock)
+    try:
+        job = await store.enqueue(mk(clock))
+        assert [j.id for j in await store.claim("default", "w", 1)] == [job.id]
+    finally:
+        await store.close()
+
+    untrusted = RedisStore.from_url(f"rediss://127.0.0.1:{tls_port}/0", clock=clock)  # CA not given
+    tls_to_plain = RedisStore.from_url(f"rediss://127.0.0.1:{plain_port}/0", ssl_ca_certs=str(ca),
+                                       socket_connect_timeout=1.0, clock=clock)
+    for store in (untrusted, tls_to_plain):
+        try:
+            with pytest.raises(StoreTLSError, match=r"^TLS with Redis at 127\.0\.0\.1:\d+ failed"):
+                await store.ping()
+        finally:
+            await store.close()
+
+    plain_to_tls = RedisStore.from_url(f"redis://127.0.0.1:{tls_port}/0", socket_timeout=2.0, clock=clock)
+    try:
+        with pytest.raises(StoreUnavailable, match="rediss://"):
+            await plain_to_tls.ping()
+    finally:
+        await plain_to_tls.close()
+
+
+# -- corrupt records -------------------------------------------------------------------------
+async def test_corrupt_records_are_dead_lettered_and_claiming_goes_on(
+        store: RedisStore, raw: redis.Redis, key_prefix: str, clock: ManualClock) -> None:
+    keys = QueueKeys.of(key_prefix, "default")
+    jobs = await store.enqueue_many([mk(clock, "t", {"i": i}) for i in range(4)])
+    later = await store.enqueue(mk(clock, "t", {"i": 9}, delay=5))
+    raw.hset(keys.jobs, jobs[1].id, b"\xff\xfegarbage, not a job")  # Lua cannot read its state
+    raw.hset(keys.jobs, jobs[2].id, b'\n1700000000.0\nt\n{"i": oops')  # Python cannot read its args
+    raw.hset(keys.jobs, later.id, b"[1, 2, 3]")
+
+    claimed = await store.claim("default", "w", 10)
+    assert [j.id for j in claimed] == [jobs[0].id, jobs[3].id]
+    clock.advance(6)
+    assert await store.claim("default", "w", 10) == []  # the delayed one was corrupt too
+
+    dead = {j.id: j for j in await store.dead("default")}
+    assert set(dead) == {jobs[1].id, jobs[2].id, later.id}
+    for job_id, job in dead.items():
+        assert job.type == CORRUPT_TYPE and job.status is Status.FAILED
+        assert job.dead_reason is not None and job.dead_reason.startswith("corrupt: ")
+        assert job == await store.get(job_id)
+    assert dead[jobs[1].id].args["raw"].endswith("garbage, not a job")
+    assert "not valid" in (dead[jobs[2].id].dead_reason or "")
+    stats = (await store.stats()).queues["default"]
+    assert stats.dead == 3 and stats.failed == 3 and stats.running == 2 and stats.pending_total == 0
+    found = await store.find(JobFilter(status=Status.FAILED))
+    assert {j.id for j in found} == set(dead)
+    assert await store.replay_dead("default") == 0  # corrupt records stay dead, as evidence
+    assert await store.purge("default", statuses=(Status.FAILED,)) == 3
+    assert await store.dead() == []
+
+
+# -- layout ----------------------------------------------------------------------------------
+async def test_every_queue_key_carries_its_hash_tag(store: RedisStore, raw: redis.Redis, key_prefix: str,
+                                                    clock: ManualClock) -> None:
+    for queue in ("alpha", "beta.2"):
+        jobs = await store.enqueue_many([
+            mk(clock, "t", queue=queue, tenant="acme", unique_key=f"u-{queue}"),
+            mk(clock, "t", queue=queue, delay=30), mk(clock, "t", queue=queue), mk(clock, "t", queue=queue),
+        ])
+        a, b = await store.claim(queue, "w", 2)
+        await store.settle([Outcome(a, OutcomeKind.COMPLETE, result=1, duration=0.1),
+                            Outcome(b, OutcomeKind.RETRY, error=BOOM, delay=1)])
+        (c,) = await store.claim(queue, "w", 1)
+        await store.cancel(c.id)
+        await store.extend_leases(queue, {c.id: c.token or ""})
+        clock.advance(31)
+        await store.reap_expired(queue)
+        await store.cancel(jobs[1].id)
+        (d,) = await store.claim(queue, "w", 1)
+        await store.fail(d, BOOM)
+    await store.register_worker(WorkerInfo(id="w", host="h", pid=1, queues=("alpha",), concurrency=1))
+    await store.claim_occurrence("cron:x:1", 60)
+    await store.stats()
+
+    found = [k.decode() for k in raw.scan_iter(match=f"{key_prefix}:*", count=1000)]
+    global_keys = {f"{key_prefix}:queues", f"{key_prefix}:workers", f"{key_prefix}:o:cron:x:1"}
+    assert global_keys <= set(found)
+    per_queue = [k for k in found if k not in global_keys]
+    assert per_queue
+    for queue in ("alpha", "beta.2"):
+        mine = [k for k in per_queue if k.startswith(f"{key_prefix}:{{{queue}}}:")]
+        assert {key_slot(k.encode()) for k in mine} == {key_slot(queue.encode())}
+        k = QueueKeys.of(key_prefix, queue)
+        assert {k.jobs, k.completed, k.cancelled, k.dead, k.stats, k.throughput} <= set(mine)
+    assert all(k.startswith((f"{key_prefix}:{{alpha}}:", f"{key_prefix}:{{beta.2}}:")) for k in per_queue)
+
+    with pytest.raises(ValueError, match="braces"):
+        RedisStore.from_url("redis://127.0.0.1:1/0", settings=Settings(key_prefix="bad{prefix}"))
+
+
+# -- retention bounds memory -------------------------------------------------------------------
+async def test_memory_stays_bounded_under_a_steady_stream(redis_url: str, raw: redis.Redis, key_prefix: str,
+                                                          clock: ManualClock) -> None:
+    store = RedisStore.from_url(redis_url, clock=clock,
+                                settings=Settings(key_prefix=key_prefix, completed_max=1000, dead_max=200))
+
+    def usage() -> int:
+        return sum(raw.memory_usage(k, samples=0) or 0 for k in raw.scan_iter(match=f"{key_prefix}:*"))
+
+    sizes = []
+    try:
+        for rnd in range(60):  # 30,000 jobs, 1 in 50 dead-lettered
+            await store.enqueue_many([mk(clock, "noop", {"n": rnd * 500 + i}) for i in range(500)])
+            claimed = await store.claim("default", "w", 500)
+            assert len(claimed) == 500
+            outcomes = [Outcome(j, OutcomeKind.FAIL if j.args["n"] % 50 == 0 else OutcomeKind.COMPLETE,
+                                error=BOOM, result={"ok": True}, duration=0.001) for j in claimed]
+            assert all(await store.settle(outcomes))
+            clock.advance(1)
+            if rnd in (9, 59):
+                sizes.append(usage())
+    finally:
+        await store.close()
+    keys = QueueKeys.of(key_prefix, "default")
+    assert raw.zcard(keys.completed) == 1000 and raw.zcard(keys.dead) == 200
+    assert raw.hlen(keys.jobs) == 1200
+    assert sizes[1] < sizes[0] * 1.2  # 5,000 jobs in or 30,000: the same footprint
+
+
+# -- script cache and round trips --------------------------------------------------------------
+async def test_scripts_survive_script_flush(store: RedisStore, raw: redis.Redis, clock: ManualClock) -> None:
+    await store.enqueue(mk(clock))
+    raw.script_flush()
+    jobs = await store.enqueue_many([mk(clock, queue="q1"), mk(clock, queue="q2")])  # pipelined path
+    raw.script_flush()
+    (a,) = await store.claim("q1", "w", 5)
+    (b,) = await store.claim("q2", "w", 5)
+    raw.script_flush()
+    assert await store.settle([Outcome(a, OutcomeKind.COMPLETE), Outcome(b, OutcomeKind.COMPLETE)]) == [
+        True, True]
+    raw.script_flush()
+    stats = await store.stats()  # read through a pipeline of one script per queue
+    assert stats.queues["q1"].completed == stats.queues["q2"].completed == 1
+    assert {j.id for j in jobs} == {a.id, b.id}
+
+
+async def test_batches_and_stats_are_one_round_trip_each(redis_url: str, key_prefix: str,
+                                                         clock: ManualClock) -> None:
+    store = RedisStore.from_url(redis_url, settings=Settings(key_prefix=key_prefix), clock=clock,
+                                connection_class=CountingConnection)
+    try:
+        # Connect and load the scripts first (the cache may be empty): that is not what we count.
+        await store.enqueue(mk(clock, queue="a"))
+        await store.settle([Outcome(j, OutcomeKind.COMPLETE) for j in await store.claim("a", "w", 1)])
+        await store.stats()
+
+        async def trips(coro: Any) -> int:
+            before = CountingConnection.sends
+            await coro
+            return CountingConnection.sends - before
+
+        queues = ["a", "b", "c"]
+        assert await trips(store.enqueue_many([mk(clock, queue=q) for q in queues for _ in range(50)])) == 1
+        assert await trips(store.enqueue_many([mk(clock, queue=q) for q in queues for _ in range(50)])) == 1
+        claimed: list[Job] = []
+        for q in queues:
+            before = CountingConnection.sends
+            claimed += await store.claim(q, "w", 100)
+            assert CountingConnection.sends - before == 1
+        assert len(claimed) == 300
+        assert await trips(store.settle([Outcome(j, OutcomeKind.COMPLETE) for j in claimed])) == 1
+        await store.register_worker(WorkerInfo(id="w1", host="h", pid=1, queues=tuple(queues), concurrency=4))
+        assert await trips(store.stats()) == 1
+        stats = await store.stats()
+        assert [stats.queues[q].completed for q in queues] == [101, 100, 100]
+        assert [w.id for w in stats.workers] == ["w1"]
+    finally:
+        await store.close()
+
+    # A second process sees queues it never enqueued to: one more trip the first time only.
+    other = RedisStore.from_url(redis_url, settings=Settings(key_prefix=key_prefix), clock=clock,
+                                connection_class=CountingConnection)
+    try:
+        await other.ping()
+        before = CountingConnection.sends
+        assert set((await other.stats()).queues) == {"a", "b", "c"}
+        assert CountingConnection.sends - before == 2
+        before = CountingConnection.sends
+        await other.stats()
+        assert CountingConnection.sends - before == 1
+    finally:
+        await other.close()
