@@ -54,13 +54,15 @@ OperatorFactory = Callable[[], Awaitable[KopfRunner]]
 async def operator(cluster: types.SimpleNamespace) -> AsyncIterator[types.SimpleNamespace]:
     """The real operator (`kopf run -m swell_operator.handlers`); start() / stop() to restart it."""
     runners: list[KopfRunner] = []
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
 
     async def start() -> KopfRunner:
         settings = kopf.OperatorSettings()
         # kmock 0.8 cannot list /api/v1/namespaces: trust the namespace given.
         settings.scanning.disabled = True
         runner = KopfRunner(["run", "--standalone", "--namespace=default", "--verbose",
-                             "-m", "swell_operator.handlers"], settings=settings, timeout=30)
+                             f"--liveness={liveness}", "-m", "swell_operator.handlers"],
+                            settings=settings, timeout=30)
         # Enter/exit in a thread: kmock is served from this loop, which must keep running.
         await asyncio.to_thread(runner.__enter__)
         runners.append(runner)
@@ -71,7 +73,7 @@ async def operator(cluster: types.SimpleNamespace) -> AsyncIterator[types.Simple
         await asyncio.to_thread(runner.__exit__, None, None, None)
         assert runner.exit_code == 0, runner.output[-3000:]
 
-    ns = types.SimpleNamespace(start=start, stop=stop, runners=runners)
+    ns = types.SimpleNamespace(start=start, stop=stop, runners=runners, liveness=liveness)
     await start()
     try:
         yield ns

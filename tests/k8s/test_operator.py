@@ -7,6 +7,8 @@ import time
 import types
 from typing import Any
 
+import httpx
+
 from swell.job import new_job
 from swell.settings import Settings
 from swell.stats import WorkerInfo
@@ -89,6 +91,21 @@ async def test_template_lifecycle_scale_up_down_and_to_zero(
     env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in env
     await eventually(lambda: cond(k, "mail", "Ready")["status"] == "True", what="Ready")
+    jq = k.objects[JQ, "default", "mail"]
+    assert jq["metadata"]["finalizers"] == ["swell.dev/operator"]
+    assert {c["type"] for c in jq["status"]["conditions"]} == {
+        "Ready", "Active", "MetricsAvailable", "ScalingLimited", "Paused", "TargetConflict"}
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(operator.liveness)).status_code == 200
+
+    # A template change updates the owned Deployment's pods, not its replicas.
+    new_template = {**TEMPLATE, "metadata": {"labels": {"app": "worker", "rev": "2"}}}
+    resp = await k.patch(f"{JQ_URL}/mail", json={"spec": {"template": new_template}},
+                         headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status == 200, await resp.text()
+    await eventually(lambda: k.objects[DEPLOY, "default", "mail"]["spec"]["template"]["metadata"]["labels"]
+                     .get("rev") == "2", what="template updated")
+    assert replicas(k, "mail") == 0
 
     # 500 jobs: ceil(500 / 50) = 10 replicas within two polls (counted in polls, not seconds).
     polls_before = deployment_gets(k, "mail")
@@ -261,3 +278,24 @@ async def test_restarted_operator_keeps_its_stabilization_window(
     await eventually(lambda: replicas(k, "rs") == 1, what="scaled down after the window")
     # A fresh operator without the persisted window would have scaled down at once.
     assert time.monotonic() - drained >= window - 1.1  # the window runs from the last busy poll
+
+
+async def test_paused_applies_spec_replicas_as_a_manual_setting(
+        cluster: types.SimpleNamespace, operator: Any, store: RedisStore, redis_url: str,
+        key_prefix: str) -> None:
+    k = cluster.kmock
+    k.objects[DEPLOY, "default", "workers"] = deployment("workers", replicas=2)
+    await enqueue(store, 200)
+    body = jobqueue("p", {"url": redis_url, "keyPrefix": key_prefix},
+                    target={"deploymentRef": {"name": "workers"}}, paused=True)
+    await post(k, body)
+    await eventually(lambda: cond(k, "p", "Paused")["status"] == "True", what="Paused")
+    assert replicas(k, "workers") == 2  # paused without spec.replicas: left alone
+    resp = await k.patch(f"{JQ_URL}/p", json={"spec": {"replicas": 3}},
+                         headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status == 200
+    await eventually(lambda: replicas(k, "workers") == 3, what="manual replicas applied")
+    resp = await k.patch(f"{JQ_URL}/p", json={"spec": {"scaling": {"paused": False}}},
+                         headers={"Content-Type": "application/merge-patch+json"})
+    await eventually(lambda: replicas(k, "workers") == 4, what="autoscaling again (200 / 50)")
+    await eventually(lambda: cond(k, "p", "Paused")["status"] == "False", what="not paused")
