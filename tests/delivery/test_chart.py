@@ -9,6 +9,7 @@ import copy
 import functools
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import helm_python as helm
@@ -446,3 +447,27 @@ def test_helm_lint_is_clean(variant: str, kube_version: str) -> None:
 def test_helm_lint_reports_bad_values() -> None:
     report = helm.lint(CHART, {"clusterWide": "yes"})
     assert any("/clusterWide" in e and "want boolean" in e for e in report["errors"])
+
+
+def test_packaged_chart_renders_the_same(tmp_path: Path) -> None:
+    """`helm package` keeps files/jobqueue.yaml (the CRD) and the schema: what users install."""
+    archive = helm.package(CHART, destination=tmp_path)
+    assert Path(archive).name == "swell-0.1.0.tgz"
+    with helm.Chart.load(archive) as chart:
+        packaged = chart.render({"redis": {"enabled": True}}, name=RELEASE, namespace=NAMESPACE)
+        assert chart.schema is not None
+    docs = [d for path in sorted(packaged) if not path.endswith("NOTES.txt")
+            for d in yaml.safe_load_all(packaged[path]) if d]
+
+    def stable(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [o for o in objs if o["kind"] != "Secret"]  # the generated password differs per render
+
+    assert stable(docs) == stable(render_chart({"redis": {"enabled": True}}))
+
+
+def test_every_value_is_documented_in_the_chart_readme() -> None:
+    readme = (CHART / "README.md").read_text()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    undocumented = [key for key in values if key not in ("nameOverride", "fullnameOverride")
+                    and f"`{key}" not in readme]
+    assert undocumented == []
