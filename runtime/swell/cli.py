@@ -28,7 +28,7 @@ from swell import __version__, logging_json
 from swell.errors import JobNotFound, SwellError
 from swell.job import Job, Priority, Status
 from swell.schedule import make_trigger, next_fire, validate_schedule
-from swell.settings import Settings
+from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.stats import Stats
 from swell.store.base import JobFilter, Schedule, Store
 
@@ -189,7 +189,7 @@ def _shared_options(quiet: bool) -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--redis-url", default=default(os.environ.get(REDIS_URL_ENV)),
                         help=f"Redis URL (default ${REDIS_URL_ENV})")
-    shared.add_argument("--key-prefix", default=default(os.environ.get(KEY_PREFIX_ENV) or "swell"),
+    shared.add_argument("--key-prefix", default=default(os.environ.get(KEY_PREFIX_ENV) or None),
                         help=f"key prefix of the deployment (default ${KEY_PREFIX_ENV} or 'swell')")
     shared.add_argument("--log-level", default=default(None),
                         help="DEBUG, INFO, WARNING (default) or ERROR")
@@ -207,7 +207,7 @@ def _configure_logging(args: argparse.Namespace, default: str = "WARNING") -> No
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings(key_prefix=args.key_prefix)
+    return Settings(key_prefix=args.key_prefix or DEFAULT_SETTINGS.key_prefix)
 
 
 def _redis_store(url: str, settings: Settings) -> Store:
@@ -330,7 +330,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     app = load_app(args.app)
     if args.redis_url:
         # The command line wins over how the module built its App.
-        app.settings = replace(app.settings, key_prefix=args.key_prefix)
+        # Keep the App's own prefix unless one was given (flag or environment).
+        app.settings = replace(app.settings, key_prefix=args.key_prefix or app.settings.key_prefix)
         app.store = _redis_store(args.redis_url, app.settings)
     else:
         from swell.store.memory import MemoryStore
@@ -650,7 +651,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError("--jobs must be >= 0, --workers and --concurrency >= 1")
     return asyncio.run(run_demo(
         redis_url=args.redis_url,
-        key_prefix=args.key_prefix if args.key_prefix != "swell" else None,
+        key_prefix=args.key_prefix,
         jobs=args.jobs, workers=args.workers, concurrency=args.concurrency, keep=args.keep,
         out=sys.stdout, err=sys.stderr,
     ))
