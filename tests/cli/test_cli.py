@@ -279,7 +279,8 @@ def test_worker_module_that_fails_to_import(swell: Run, tmp_path: Path, monkeypa
 def test_worker_keeps_the_apps_own_key_prefix(swell: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               redis_url: str, key_prefix: str) -> None:
     module = f"prefixed_{key_prefix.replace('-', '_')}"
-    own_prefix = f"from swell.settings import Settings\napp = App(settings=Settings(key_prefix={key_prefix!r}))"
+    own_prefix = ("from swell.settings import Settings\n"
+                  f"app = App(settings=Settings(key_prefix={key_prefix!r}))")
     (tmp_path / f"{module}.py").write_text(APP_MODULE.replace("app = App()", own_prefix))
     monkeypatch.syspath_prepend(str(tmp_path))
     job_id = swell("enqueue", "double", "--args", '{"n": 4}', "--queue", "work")[1].split()[0]
