@@ -97,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("enqueue", parents=[shared], help="enqueue one job")
     p.add_argument("type", metavar="TYPE")
     p.add_argument("--args", default="{}", metavar="JSON", help="job arguments as JSON (default {})")
-    p.add_argument("--queue", default="default")
-    p.add_argument("--priority", default="normal", help="critical, high, normal (default) or low")
+    p.add_argument("--queue", help="default: the handler's queue with --app, else 'default'")
+    p.add_argument("--priority", help="critical, high, normal or low (default: the handler's, or normal)")
+    p.add_argument("--app", metavar="MODULE:APP",
+                   help="validate args against the handler's model and use its defaults")
     when = p.add_mutually_exclusive_group()
     when.add_argument("--delay", type=float, metavar="SECONDS", help="run after this many seconds")
     when.add_argument("--at", metavar="TIME",
@@ -113,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("jobs", parents=[shared], help="list jobs (or `jobs show ID`)")
+    p = sub.add_parser("jobs", parents=[shared], help="list jobs (or `jobs show ID`, `jobs cancel ID`)")
     p.add_argument("--status", choices=[s.value for s in Status])
     p.add_argument("--type")
     p.add_argument("--queue")
@@ -122,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_jobs)
     jobs_sub = p.add_subparsers(dest="action", metavar="ACTION")
+    cancel = jobs_sub.add_parser("cancel", parents=[nested], help="cancel a job (running: asked to stop)")
+    cancel.add_argument("id", metavar="ID")
+    cancel.set_defaults(func=cmd_jobs_cancel)
     show = jobs_sub.add_parser("show", parents=[nested], help="one job in full")
     show.add_argument("id", metavar="ID")
     show.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
@@ -376,7 +381,7 @@ async def _worker(app: Any, args: argparse.Namespace) -> int:
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
     job_args = _json_arg(args.args)
-    priority = _priority(args.priority)
+    priority = _priority(args.priority) if args.priority is not None else None
     if args.delay is not None and (not math.isfinite(args.delay) or args.delay < 0):
         raise CliError(f"--delay must be a number of seconds >= 0, got {args.delay}")
     run_at = parse_time(args.at) if args.at else None
@@ -384,7 +389,11 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     async def body(store: Store) -> int:
         from swell.app import App
 
-        app = App(store, settings=_settings(args))
+        if args.app:
+            app = load_app(args.app)
+            app.store = store  # the handlers validate; the job goes to the shared store
+        else:
+            app = App(store, settings=_settings(args))
         job = await app.enqueue(args.type, job_args, queue=args.queue, priority=priority,
                                 delay=args.delay or None, run_at=run_at, tenant=args.tenant,
                                 unique_key=args.unique_key, max_retries=args.max_retries)
@@ -478,6 +487,20 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             _print_json(job.to_dict())
         else:
             print_job(job, sys.stdout)
+        return 0
+
+    return _run_with_store(args, body)
+
+
+def cmd_jobs_cancel(args: argparse.Namespace) -> int:
+    async def body(store: Store) -> int:
+        try:
+            job = await store.cancel(args.id)
+        except JobNotFound:
+            raise CliError(f"no job with id {args.id!r}") from None
+        state = "cancel requested (its worker stops it)" if job.cancel_requested and not job.terminal \
+            else job.status.value
+        print(f"{job.id} {job.type}: {state}")
         return 0
 
     return _run_with_store(args, body)

@@ -288,3 +288,34 @@ def test_worker_keeps_the_apps_own_key_prefix(swell: Run, tmp_path: Path, monkey
     assert code == 0, err
     job = with_store(redis_url, key_prefix, lambda s: s.get(job_id))
     assert (job.status, job.result) == (Status.COMPLETED, 8)  # type: ignore[attr-defined]
+
+
+def test_jobs_cancel(swell: Run) -> None:
+    job_id = swell("enqueue", "t", "--delay", "600")[1].split()[0]
+    code, out, _ = swell("jobs", "cancel", job_id)
+    assert code == 0 and out.strip() == f"{job_id} t: cancelled"
+    code, _, err = swell("jobs", "cancel", "nope")
+    one_line_error(code, err, "swell jobs cancel: error: no job with id 'nope'")
+
+
+def test_enqueue_with_app_validates_args_and_uses_handler_defaults(
+        swell: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_prefix: str) -> None:
+    module = f"typed_{key_prefix.replace('-', '_')}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent('''
+        from pydantic import BaseModel
+        from swell.app import App
+
+        app = App()
+
+        class Email(BaseModel):
+            to: str
+
+        @app.job(queue="emails", priority="high", model=Email)
+        def send_email(args: Email) -> None:
+            pass
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, _ = swell("enqueue", "send_email", "--app", f"{module}:app", "--args", '{"to": "x@y.z"}')
+    assert code == 0 and "queue=emails priority=high" in out
+    code, _, err = swell("enqueue", "send_email", "--app", f"{module}:app", "--args", '{"too": 1}')
+    one_line_error(code, err, "swell enqueue: error:", "to")
