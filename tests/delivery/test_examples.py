@@ -187,3 +187,29 @@ def test_examples_dir_has_only_what_the_image_copies() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "COPY examples/swell_demo.py examples/swell_load.py /app/examples/" in dockerfile
     assert Path(EXAMPLES / "swell_demo.py").read_text().startswith('"""Demo worker app')
+
+
+def all_jobqueues() -> list[tuple[str, dict[str, Any]]]:
+    chart = render_chart({"redis": {"enabled": True}, "example": {"enabled": True}})
+    return [*JOBQUEUES, *(("charts/swell example", jq) for jq in of_kind(chart, "JobQueue"))]
+
+
+@pytest.mark.parametrize("version", [K8S_OLDEST, K8S_NEWEST])
+def test_the_operator_accepts_the_examples_and_builds_valid_workers(version: str) -> None:
+    """Each example goes through the operator's own parser; a template becomes a Deployment that
+    passes strict validation (the operator adds selector labels and POD_NAME to it)."""
+    from swell_operator.jobqueue import parse_spec
+    from swell_operator.manifests import owned_deployment
+
+    for source, jq in all_jobqueues():
+        spec = parse_spec(jq["spec"])
+        assert spec.queues == tuple(jq["spec"]["queues"]), source
+        assert spec.redis.password is not None and spec.redis.password.key == "password", source
+        assert "@" not in spec.redis.address(), source
+        if spec.template is None:
+            assert spec.deployment_ref == "demo-worker", source
+            continue
+        dep = owned_deployment("swell", jq["metadata"]["name"], "0000-uid", spec.template, 1)
+        kubernetes_validate.validate(dep, version, strict=True)
+        env = [e["name"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]]
+        assert env.count("POD_NAME") == 1, source
