@@ -45,7 +45,8 @@ class MetricsError(Exception):
 
 _AUTH_MARKERS = ("WRONGPASS", "NOAUTH", "NOPERM", "invalid password", "invalid username",
                  "Authentication required", "AUTH <password> called without any password")
-_TLS_MARKERS = ("SSL", "TLS", "certificate", "WRONG_VERSION_NUMBER", "record layer")
+# Not the bare word "TLS": the store's own "is it a TLS port?" hint is a guess, not a TLS error.
+_TLS_MARKERS = ("SSL", "certificate", "WRONG_VERSION_NUMBER", "record layer", "TLS with Redis")
 _DROPPED = ("Connection closed by server", "Connection reset by peer", "Error while reading from")
 
 
@@ -72,6 +73,8 @@ def classify(exc: BaseException, tls_enabled: bool, fresh: bool = True) -> Metri
             hint = "set spec.redis.tls.caSecretRef to the CA that signed the server's certificate"
         elif "WRONG_VERSION_NUMBER" in text or "record layer" in text or "wrong version" in text:
             hint = "the server does not speak TLS here: use redis:// and tls.enabled false"
+        elif own and "(" in str(exc):  # the store already said what to do
+            return MetricsError(FailureKind.TLS, str(exc))
         else:
             hint = "does spec.redis.tls match the server?"
         return MetricsError(FailureKind.TLS, f"{exc} ({hint})")
