@@ -471,3 +471,20 @@ def test_every_value_is_documented_in_the_chart_readme() -> None:
     undocumented = [key for key in values if key not in ("nameOverride", "fullnameOverride")
                     and f"`{key}" not in readme]
     assert undocumented == []
+
+
+def test_client_dry_run_install_keeps_hooks_out_of_the_release_manifest() -> None:
+    """Helm's install pipeline (offline, --dry-run=client): the CRD is a regular resource and the
+    JobQueue that needs it, like the test Pod, is a hook applied after it."""
+    values = {"redis": {"enabled": True}, "example": {"enabled": True}}
+    config = helm.Config(namespace=NAMESPACE)
+    try:
+        with helm.Chart.load(CHART) as chart:
+            release = config.install(chart, RELEASE, values, namespace=NAMESPACE, dry_run="client")
+    finally:
+        config.close()
+    assert release["status"] == "pending-install"
+    kinds = sorted(d["kind"] for d in yaml.safe_load_all(release["manifest"]) if d)
+    assert "CustomResourceDefinition" in kinds
+    assert "JobQueue" not in kinds and "Pod" not in kinds
+    assert f'release "{RELEASE}" in namespace "{NAMESPACE}"' in release["notes"]
