@@ -15,6 +15,8 @@ Layout (``P`` = ``Settings.key_prefix``, which must not contain braces; ``q`` = 
     P:{q}:k   SET   ids of running jobs whose cancellation was requested
     P:{q}:b   HASH  id -> why its record is corrupt (the raw record is kept as evidence)
     P:{q}:l   STR   reaper lock (SET NX PX): one sweeper per queue at a time
+    P:{q}:a   ZSET  ready-since of the few pending jobs whose place does not tell it (promoted
+                    or requeued ones), for the oldest-pending-age stat
 
 Global keys (outside any queue's slot; only ever touched by single-key commands)::
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-QUEUE_KEY_NAMES = ("p", "s", "r", "j", "c", "x", "d", "m", "t", "u", "k", "b", "l")
+QUEUE_KEY_NAMES = ("p", "s", "r", "j", "c", "x", "d", "m", "t", "u", "k", "b", "l", "a")
 
 
 def check_prefix(prefix: str) -> str:
@@ -57,6 +59,7 @@ class QueueKeys:
     cancel_requests: str
     corrupt: str
     reap_lock: str
+    ready_since: str
 
     @classmethod
     def of(cls, prefix: str, queue: str) -> QueueKeys:
@@ -66,7 +69,7 @@ class QueueKeys:
     def all(self) -> tuple[str, ...]:
         return (self.pending, self.scheduled, self.running, self.jobs, self.completed, self.cancelled,
                 self.dead, self.stats, self.throughput, self.unique, self.cancel_requests, self.corrupt,
-                self.reap_lock)
+                self.reap_lock, self.ready_since)
 
 
 @dataclass(frozen=True, slots=True)

@@ -465,7 +465,8 @@ class MemoryStore:
             now = self.clock()
             queues = {name: self._queue_stats(q, now) for name, q in sorted(self._queues.items())}
             tenants = {name: TenantStats(t.pending, t.running, t.completed, t.failed)
-                       for name, t in sorted(self._tenants.items())}
+                       for name, t in sorted(self._tenants.items())
+                       if t.pending or t.running or t.completed or t.failed}
             return Stats(at=now, queues=queues, workers=self._live_workers(now), tenants=tenants)
 
     def _queue_stats(self, q: _Queue, now: float) -> QueueStats:

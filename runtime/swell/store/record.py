@@ -126,6 +126,18 @@ def decode_record(job_id: str, queue: str, raw: bytes) -> Job:
     return Job.from_dict(d)
 
 
+def enqueue_order(raw: bytes) -> int:
+    """The tie-break enqueue.lua writes (st.n) when jobs of a queue share a created_at; 0 if none."""
+    state_raw = raw[:raw.find(b"\n")]
+    if not state_raw.startswith(b"{"):
+        return 0
+    try:
+        n = orjson.loads(state_raw).get("n", 0)
+    except (orjson.JSONDecodeError, AttributeError):
+        return 0
+    return n if isinstance(n, int) else 0
+
+
 def corrupt_job(job_id: str, queue: str, raw: bytes, reason: str) -> Job:
     """What get()/dead() show for a record that cannot be decoded: the evidence and the reason."""
     return Job(

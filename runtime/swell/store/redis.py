@@ -49,7 +49,16 @@ from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.stats import PRIORITY_NAMES, DurationStats, QueueStats, Stats, TenantStats, WorkerInfo
 from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapReport, Schedule
 from swell.store.keys import GlobalKeys, QueueKeys, check_prefix
-from swell.store.record import CODE_STATUS, STATUS_CODE, corrupt_job, decode_record, encode_record, fmt_time
+from swell.store.record import (
+    CODE_STATUS,
+    CORRUPT_TYPE,
+    STATUS_CODE,
+    corrupt_job,
+    decode_record,
+    encode_record,
+    enqueue_order,
+    fmt_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -443,6 +452,9 @@ class RedisStore:
 
     async def _load(self, queue: str, ids: Sequence[Any]) -> list[Job]:
         """Records of ``ids`` (skipping ones deleted meanwhile), corrupt ones shown as such."""
+        return [job for job, _ in await self._load_raw(queue, ids)]
+
+    async def _load_raw(self, queue: str, ids: Sequence[Any]) -> list[tuple[Job, bytes]]:
         if not ids:
             return []
         keys = self._qkeys(queue)
@@ -450,7 +462,7 @@ class RedisStore:
             pipe.hmget(keys.jobs, list(ids))
             pipe.hmget(keys.corrupt, list(ids))
             records, reasons = await pipe.execute()
-        return [self._decode(_s(i), queue, rec, why)
+        return [(self._decode(_s(i), queue, rec, why), rec)
                 for i, rec, why in zip(ids, records, reasons, strict=True) if rec is not None]
 
     async def find(self, where: JobFilter) -> list[Job]:
@@ -458,7 +470,7 @@ class RedisStore:
         statuses = [where.status] if where.status else list(Status)
         out: list[Job] = []
         for status in statuses:
-            found: list[Job] = []
+            found: list[tuple[float, int, Job]] = []
             for queue in queues:
                 keys = self._qkeys(queue)
                 zkey = {Status.PENDING: keys.pending, Status.SCHEDULED: keys.scheduled,
@@ -469,14 +481,14 @@ class RedisStore:
                 while True:
                     async with self._errors():
                         ids = await self._client.zrevrange(zkey, start, start + CHUNK - 1)
-                    for job in await self._load(queue, ids):
-                        if (job.status is status or job.type == "<corrupt>") and _matches(job, where):
-                            found.append(job)
+                    for job, raw in await self._load_raw(queue, ids):
+                        if (job.status is status or job.type == CORRUPT_TYPE) and _matches(job, where):
+                            found.append((job.created_at, enqueue_order(raw), job))
                     if len(ids) < CHUNK:
                         break
                     start += CHUNK
-            found.sort(key=lambda j: j.created_at, reverse=True)
-            out += found
+            found.sort(key=lambda t: (t[0], t[1]), reverse=True)  # newest enqueued first
+            out += [job for _, _, job in found]
             if len(out) >= where.offset + where.limit:
                 break
         return out[where.offset:where.offset + where.limit]
@@ -518,8 +530,10 @@ class RedisStore:
             replies += await self._call_many(more)
             known += new
         result = Stats(at=now, workers=self._live_workers(workers, now))
+        tenants: dict[str, TenantStats] = {}
         for queue, reply in sorted(zip(known, replies, strict=True)):
-            result.queues[queue] = _queue_stats(queue, reply, now, result.tenants)
+            result.queues[queue] = _queue_stats(queue, reply, now, tenants)
+        result.tenants.update((name, t) for name, t in sorted(tenants.items()) if t != TenantStats())
         return result
 
     async def _stats_round_trip(self, calls: list[_Call], before: list[list[Any]]

@@ -1,6 +1,6 @@
 -- cancel.lua: cancel one job: pending/scheduled/retrying -> cancelled at once; running -> flagged
 -- (the worker learns it from extend.lua and stops the job); terminal -> unchanged.
--- KEYS:  the 13 queue keys (uses p, s, j, x, m, u, k)
+-- KEYS:  the 14 queue keys (uses p, s, j, x, m, u, k)
 -- ARGV:  now, id, completed_cutoff, completed_max
 -- Returns: {code, record}: code 'cancelled', 'flagged', 'terminal', 'missing' or 'corrupt'
 local now, id = ARGV[1], ARGV[2]
@@ -16,6 +16,7 @@ if from == 'r' then
 end
 redis.call('ZREM', K.p, id)
 redis.call('ZREM', K.s, id)
+redis.call('ZREM', K.a, id)
 st.st = 'x'
 st.ps = nil
 st.fa = now

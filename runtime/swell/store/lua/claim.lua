@@ -1,7 +1,7 @@
 -- claim.lua: promote due jobs, then claim up to n ready jobs by priority (FIFO within one).
 -- Each claimed job becomes running: attempts+1, a fresh token, worker id, started_at, lease.
 -- Records that cannot be decoded are dead-lettered ("corrupt: ...") and claiming goes on.
--- KEYS:  the 13 queue keys (uses p, s, r, j, d, m, k, b)
+-- KEYS:  the 14 queue keys (uses p, s, r, j, d, m, k, b, a)
 -- ARGV:  now, n (at most 1000), lease_until, worker_id, token_base (random; the token of the
 --        k-th claimed job is token_base .. k), promote_limit
 -- Returns: flat list id1, record1, id2, record2, ... of the claimed jobs, in claim order
@@ -9,7 +9,7 @@ local now, n, lease_until, worker = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local token_base, promote_limit = ARGV[5], tonumber(ARGV[6])
 promote(now, promote_limit)
 local out, got = {}, 0
-local hset, zadd = {}, {}
+local hset, zadd, zrem_ready = {}, {}, {}
 while got < n do
   local popped = redis.call('ZPOPMIN', K.p, n - got)
   if #popped == 0 then break end
@@ -31,6 +31,7 @@ while got < n do
       st.q = popped[2 * i]  -- its place, kept for release/reap (a string: exact)
       st.ra = nil
       st.ps = nil
+      zrem_ready[#zrem_ready + 1] = id
       rec = cjson.encode(st) .. tail
       out[#out + 1] = id
       out[#out + 1] = rec
@@ -45,5 +46,6 @@ end
 if got > 0 then
   redis.call('HSET', K.j, unpack(hset))
   redis.call('ZADD', K.r, unpack(zadd))
+  if redis.call('EXISTS', K.a) == 1 then redis.call('ZREM', K.a, unpack(zrem_ready)) end
 end
 return out

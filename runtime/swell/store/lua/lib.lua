@@ -1,14 +1,16 @@
 -- lib.lua: helpers prepended to every swell script (not a transition by itself).
 --
--- Every script receives the 13 keys of ONE queue, in swell.store.keys.QUEUE_KEY_NAMES order,
+-- Every script receives the 14 keys of ONE queue, in swell.store.keys.QUEUE_KEY_NAMES order,
 -- so all keys share the hash tag {queue} and a script never spans two Cluster slots.
 -- A job record is "<state JSON>\n<created_at>\n<type>\n<args>[\n<extra>]" (swell.store.record):
 -- Lua only decodes and rewrites the small state object (status, attempts, lease, token, ...);
--- the rest ("tail", type, args, ...) is never re-encoded, so user data keeps its exact JSON. Times in the state are strings written by Python (repr of
--- a float) so that cjson's 14-digit number output never rounds them.
+-- the rest ("tail": created_at, type, args, ...) is never re-encoded, so user data keeps its
+-- exact JSON. Times in the state are strings written by Python (repr of a float) so that
+-- cjson's 14-digit number output never rounds them.
 -- Redis does not roll back a script that errors half-way: helpers use pcall where data may be bad.
 local K = {p = KEYS[1], s = KEYS[2], r = KEYS[3], j = KEYS[4], c = KEYS[5], x = KEYS[6], d = KEYS[7],
-           m = KEYS[8], t = KEYS[9], u = KEYS[10], k = KEYS[11], b = KEYS[12], l = KEYS[13]}
+           m = KEYS[8], t = KEYS[9], u = KEYS[10], k = KEYS[11], b = KEYS[12], l = KEYS[13],
+           a = KEYS[14]}
 local BAND = 17592186044416  -- 2^44 = swell.job.PRIORITY_BAND
 local TERMINAL = {c = true, f = true, x = true}
 -- tenant gauge field for each status code (as MemoryStore: pending means ready to claim)
@@ -46,11 +48,12 @@ local function push_pending(id, st)
 end
 
 -- A running job goes back to pending at its old place (the score claim saved in st.q), so it
--- is claimed again ahead of jobs enqueued after it. st.ps = pending since (oldest-age stat).
+-- is claimed again ahead of jobs enqueued after it. It is ready since now: its place says
+-- otherwise, so the ready-since index :a records it (see stats.lua).
 local function requeue(id, st, now)
   if st.q then redis.call('ZADD', K.p, st.q, id) else push_pending(id, st) end
   st.q = nil
-  st.ps = now
+  redis.call('ZADD', K.a, now, id)
 end
 
 -- Tenant gauges follow the job's status; completed/failed only ever grow (they are counters).
@@ -119,6 +122,7 @@ end
 -- Dead-letter a record that cannot be decoded; the raw record stays as evidence.
 local function bury(id, reason, now)
   redis.call('ZREM', K.p, id)
+  redis.call('ZREM', K.a, id)
   redis.call('ZREM', K.s, id)
   redis.call('ZREM', K.r, id)
   redis.call('SREM', K.k, id)
@@ -151,9 +155,9 @@ local function promote(now, limit)
     tenant_move(st, status(st), 'p')
     st.st = nil
     st.o = nil
-    st.ps = nil  -- pending since run_at
     save(id, st, tail)
     push_pending(id, st)
+    redis.call('ZADD', K.a, e[1], id)  -- ready since its run_at, though placed at the back
   end
   return #ids
 end

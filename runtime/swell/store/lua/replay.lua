@@ -1,5 +1,5 @@
 -- replay.lua: move dead jobs back to pending with attempts and redeliveries reset.
--- KEYS:  the 13 queue keys (uses p, j, d, m, u, b)
+-- KEYS:  the 14 queue keys (uses p, j, d, m, u, b)
 -- ARGV:  now, mode, then for mode 'one': id; for mode 'oldest': limit
 -- Returns: mode 'one': {code, record}, code 'replayed', 'missing', 'corrupt' or the status code
 --          the job is in (not dead); mode 'oldest': the number of jobs replayed (corrupt records
@@ -13,7 +13,7 @@ local function replay(id)
   if status(st) ~= 'f' then return status(st), rec end
   redis.call('ZREM', K.d, id)
   for _, f in ipairs({'st', 'a', 'rd', 'dr', 'fa', 'tk', 'lu', 'w', 'cr', 'ra', 'q'}) do st[f] = nil end
-  st.ps = now
+  st.ps = now  -- ready since now, placed at the back: in place order (see stats.lua)
   if st.uk and not redis.call('HGET', K.u, st.uk) then redis.call('HSET', K.u, st.uk, id) end
   tenant_move(st, 'f', 'p')
   push_pending(id, st)

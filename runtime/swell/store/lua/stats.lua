@@ -1,22 +1,35 @@
 -- stats.lua: read the stats of one queue (read-only; the caller pipelines one call per queue).
--- KEYS:  the 13 queue keys (uses p, s, r, j, d, m, t)
+-- KEYS:  the 14 queue keys (uses p, s, r, j, d, m, t)
 -- ARGV:  now
 -- Returns: {pending critical, high, normal, low, scheduled (not due), scheduled due, running,
 --           dead, oldest pending since ('' = none), finished in the last 60 s,
 --           {stats hash as flat field, value list}}
+-- Oldest pending: jobs placed by enqueue/replay are ready in their place order, so the first
+-- of each band is the oldest of those; the few others (promoted at the back although ready
+-- since their run_at, requeued at their old place although ready since now) are in :a.
 local now = tonumber(ARGV[1])
 local out = {}
-local oldest = nil
+local first = redis.call('ZRANGE', K.a, 0, 0, 'WITHSCORES')
+local oldest = tonumber(first[2])
 for band = 0, 3 do
   local lo, hi = band * BAND, (band + 1) * BAND - 1
   out[#out + 1] = redis.call('ZCOUNT', K.p, lo, hi)
-  local head = redis.call('ZRANGEBYSCORE', K.p, lo, hi, 'LIMIT', 0, 1)
-  if head[1] then
-    local rec, st, tail = load(head[1])
-    if st then
-      local since = tonumber(st.ps) or tonumber(st.ra) or tonumber(string.match(tail, '^\n([^\n]*)'))
-      if since and (not oldest or since < oldest) then oldest = since end
+  local offset, found = 0, false
+  while not found and offset < 1024 do
+    local ids = redis.call('ZRANGEBYSCORE', K.p, lo, hi, 'LIMIT', offset, 32)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      if not redis.call('ZSCORE', K.a, id) then
+        found = true
+        local rec, st, tail = load(id)
+        if st then
+          local since = tonumber(st.ps) or tonumber(string.match(tail, '^\n([^\n]*)'))
+          if since and (not oldest or since < oldest) then oldest = since end
+        end
+        break
+      end
     end
+    offset = offset + 32
   end
 end
 out[#out + 1] = redis.call('ZCOUNT', K.s, '(' .. ARGV[1], '+inf')
