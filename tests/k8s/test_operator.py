@@ -133,7 +133,7 @@ async def test_template_lifecycle_scale_up_down_and_to_zero(
     await eventually(lambda: events(k, "ScaledToZero"), what="ScaledToZero event")
     st = status(k, "mail")
     assert st["lastScaleTime"] and st["lastActiveTime"] and st["recommendations"]
-    assert cond(k, "mail", "Active")["status"] == "False"
+    await eventually(lambda: cond(k, "mail", "Active")["status"] == "False", what="inactive")
 
 
 async def test_invalid_jobqueue_is_rejected_with_the_schema_message(
@@ -187,7 +187,7 @@ async def test_hpa_on_the_same_deployment_gives_target_conflict(
     # The HPA goes away: the JobQueue takes over.
     del k.objects["autoscaling/v2/horizontalpodautoscalers", "default", "workers-hpa"]
     await eventually(lambda: replicas(k, "workers") == 6, what="scaled once the conflict is gone")
-    assert cond(k, "ref", "TargetConflict")["status"] == "False"
+    await eventually(lambda: cond(k, "ref", "TargetConflict")["status"] == "False", what="no conflict")
 
 
 async def test_idle_pods_get_a_low_deletion_cost_before_scale_down(
