@@ -177,7 +177,8 @@ def markdown(doc: dict[str, Any]) -> str:
     if ceiling:
         lines += ["", "**Raw redis-py ceiling** on the same Redis (one client, hiredis): "
                   f"pipelined LPUSH {_fmt(ceiling.get('lpush_pipelined_per_s'), 'jobs/s')} items/s "
-                  f"(pipelines of {ceiling.get('pipeline')}), batched pop loop "
+                  f"(pipelines of {ceiling.get('pipeline')}), one LPUSH of {ceiling.get('pipeline')} values "
+                  f"{_fmt(ceiling.get('lpush_variadic_per_s'), 'jobs/s')} items/s, batched pop loop "
                   f"{_fmt(ceiling.get('rpop_batched_per_s'), 'jobs/s')} items/s "
                   f"(RPOP count {ceiling.get('pop_count')})."]
     lines += ["", "**Job counts used** (smaller for slow libraries to keep the run short):", "",

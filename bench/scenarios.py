@@ -273,6 +273,15 @@ async def ceiling_push(ctx: Ctx) -> Result:
     return {"value": ctx.n / elapsed, "extra": {"n": ctx.n, "pipeline": BATCH, "payload_bytes": len(payload)}}
 
 
+async def ceiling_push_variadic(ctx: Ctx) -> Result:
+    payload = b'{"id":"0123456789abcdef","type":"noop","args":{"x":0.0}}'
+    t = time.perf_counter()
+    for start in range(0, ctx.n, BATCH):
+        ctx.r.lpush("ceiling", *([payload] * min(BATCH, ctx.n - start)))
+    elapsed = time.perf_counter() - t
+    return {"value": ctx.n / elapsed, "extra": {"n": ctx.n, "per_command": BATCH}}
+
+
 async def ceiling_pop(ctx: Ctx) -> Result:
     payload = b'{"id":"0123456789abcdef","type":"noop","args":{"x":0.0}}'
     for start in range(0, ctx.n, BATCH):
@@ -303,6 +312,7 @@ SCENARIOS: dict[str, Callable[[Ctx], Awaitable[Result]]] = {
     "recovery": recovery,
     "io_bound": io_bound,
     "ceiling_push": ceiling_push,
+    "ceiling_push_variadic": ceiling_push_variadic,
     "ceiling_pop": ceiling_pop,
 }
 
