@@ -15,7 +15,7 @@ from swell.clock import ManualClock
 from swell.errors import SwellError
 from swell.job import Job, JobError, Status, new_job
 from swell.settings import Settings
-from swell.store.base import JobFilter, Store
+from swell.store.base import JobFilter, Outcome, OutcomeKind, Store
 
 from .contract_support import build_store
 
@@ -34,6 +34,8 @@ OP = st.one_of(
     st.tuples(st.just("advance"), st.sampled_from([1, 10, 31])),
     st.tuples(st.sampled_from(["reap", "promote", "replay_dead"]), st.sampled_from(QUEUES)),
     st.tuples(st.just("purge"), st.sampled_from([Status.COMPLETED, Status.FAILED, Status.CANCELLED])),
+    st.tuples(st.just("extend"), st.sampled_from(QUEUES)),
+    st.tuples(st.just("settle"), st.lists(st.sampled_from(list(OutcomeKind)), min_size=1, max_size=4)),
 )
 
 
@@ -106,6 +108,20 @@ async def _compare(ops: list[tuple[Any, ...]], redis_url: str, prefix: str) -> N
                     except SwellError as exc:
                         outcomes.append(type(exc).__name__)  # type: ignore[arg-type]
                 assert outcomes[0] == outcomes[1], op
+            elif kind == "extend":
+                reports = [await store.extend_leases(op[1], {j.id: j.token or "" for j in mine})
+                           for store, mine in ((memory, [h[0] for h in held if h[0].queue == op[1]]),
+                                               (redis, [h[1] for h in held if h[1].queue == op[1]]))]
+                assert reports[0] == reports[1], op
+            elif kind == "settle" and held:
+                batch, held = held[:len(op[1])], held[len(op[1]):]
+                outs = []
+                for store, side in ((memory, 0), (redis, 1)):
+                    outs.append(await store.settle([
+                        Outcome(pair[side], k, result={"s": step}, error=ERROR, delay=3.0,
+                                reason="random", duration=0.25)
+                        for pair, k in zip(batch, op[1], strict=False)]))
+                assert outs[0] == outs[1], op
             elif kind == "advance":
                 clock.advance(op[1])
             elif kind == "reap":
