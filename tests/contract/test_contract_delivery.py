@@ -300,3 +300,19 @@ async def test_empty_calls_are_harmless(store: Store) -> None:
     assert await store.enqueue_many([]) == []
     assert await store.dead("nothing-here") == []
     assert await store.replay_dead("nothing-here") == 0
+
+
+async def test_time_boundaries_are_exact(make_store: StoreFactory, job: JobFactory,
+                                         clock: ManualClock) -> None:
+    store = await make_store(lease=30.0, worker_ttl=60.0)
+    due = await store.enqueue(job(delay=10))
+    clock.advance(10)  # run_at == now: due
+    (claimed,) = await store.claim(Q, "w", 1)
+    assert claimed.id == due.id
+    clock.advance(30)  # lease_until == now: not expired yet, expired just after
+    assert (await store.reap_expired(Q)).requeued == ()
+    clock.advance(0.001)
+    assert (await store.reap_expired(Q)).requeued == (due.id,)
+    assert await store.claim_occurrence("k", 5) is True
+    clock.advance(5)  # expiry == now: free again
+    assert await store.claim_occurrence("k", 5) is True
