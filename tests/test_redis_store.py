@@ -15,7 +15,7 @@ import redis
 import redis.asyncio
 from redis.crc import key_slot
 
-from conftest import RedisServer, free_port
+from redis_support import RedisServer, free_port
 from swell.clock import ManualClock
 from swell.errors import StoreAuthError, StoreTLSError, StoreUnavailable
 from swell.job import Job, JobError, Status, new_job

@@ -17,7 +17,7 @@ import kubernetes.config.kube_config
 import pytest
 from kopf.testing import KopfRunner
 
-from conftest import free_port
+from redis_support import free_port
 from swell.settings import Settings
 from swell.store.redis import RedisStore
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
+from redis_support import free_port
 from swell_operator.main import kopf_args
 
 from .conftest import DEPLOY, JQ_URL

@@ -17,7 +17,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from conftest import RedisServer
+from redis_support import RedisServer
 from swell.settings import Settings
 from swell.store.redis import RedisStore
 from swell_operator import kube

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from conftest import RedisServer, free_port
+from redis_support import RedisServer, free_port
 from swell.job import new_job
 from swell.settings import Settings
 from swell.store.redis import RedisStore
