@@ -223,8 +223,10 @@ async def test_corrupt_records_are_dead_lettered_and_claiming_goes_on(
     keys = QueueKeys.of(key_prefix, "default")
     jobs = await store.enqueue_many([mk(clock, "t", {"i": i}) for i in range(4)])
     later = await store.enqueue(mk(clock, "t", {"i": 9}, delay=5))
-    raw.hset(keys.jobs, jobs[1].id, b"\xff\xfegarbage, not a job")  # Lua cannot read its state
-    raw.hset(keys.jobs, jobs[2].id, b'\n1700000000.0\nt\n{"i": oops')  # Python cannot read its args
+    # Fresh jobs' records live in small "fresh" hashes, the others in the :j hash.
+    assert raw.hget(keys.fresh(jobs[1].id), jobs[1].id) and raw.hget(keys.jobs, later.id)
+    raw.hset(keys.fresh(jobs[1].id), jobs[1].id, b"\xff\xfegarbage, not a job")  # Lua cannot read it
+    raw.hset(keys.fresh(jobs[2].id), jobs[2].id, b'\n1700000000.0\nt\n{"i": oops')  # Python cannot
     raw.hset(keys.jobs, later.id, b"[1, 2, 3]")
 
     claimed = await store.claim("default", "w", 10)
@@ -232,6 +234,8 @@ async def test_corrupt_records_are_dead_lettered_and_claiming_goes_on(
     clock.advance(6)
     assert await store.claim("default", "w", 10) == []  # the delayed one was corrupt too
 
+    for j in (jobs[1], jobs[2]):  # the evidence moved to where dead records live
+        assert raw.hget(keys.fresh(j.id), j.id) is None and raw.hget(keys.jobs, j.id) is not None
     dead = {j.id: j for j in await store.dead("default")}
     assert set(dead) == {jobs[1].id, jobs[2].id, later.id}
     for job_id, job in dead.items():

@@ -5,7 +5,9 @@ Layout (``P`` = ``Settings.key_prefix``, which must not contain braces; ``q`` = 
     P:{q}:p   ZSET  pending, scored priority_score(priority, seq): claim = ZPOPMIN, O(log n)
     P:{q}:s   ZSET  scheduled (delayed) and retrying jobs, scored by run_at
     P:{q}:r   ZSET  running jobs, scored by lease_until (the reaper reads expired ones)
-    P:{q}:j   HASH  job id -> job record (see swell.store.record: "<state JSON>\\n<spec JSON>")
+    P:{q}:j   HASH  job id -> job record (see swell.store.record), except fresh ones:
+    P:{q}:f:XY HASH fresh records (pending, never claimed, <= 60 bytes) of the ids ending in XY:
+                    4096 small hashes Redis keeps listpack-encoded, about 55 bytes a job
     P:{q}:c   ZSET  completed, scored by finish time (retention: completed_ttl / completed_max)
     P:{q}:x   ZSET  cancelled, scored by finish time (same retention as completed)
     P:{q}:d   ZSET  dead-lettered (status failed), scored by death time (dead_ttl / dead_max)
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-QUEUE_KEY_NAMES = ("p", "s", "r", "j", "c", "x", "d", "m", "t", "u", "k", "b", "l", "a")
+QUEUE_KEY_NAMES = ("p", "s", "r", "j", "c", "x", "d", "m", "t", "u", "k", "b", "l", "a", "f:")
 
 
 def check_prefix(prefix: str) -> str:
@@ -60,6 +62,7 @@ class QueueKeys:
     corrupt: str
     reap_lock: str
     ready_since: str
+    fresh_prefix: str
 
     @classmethod
     def of(cls, prefix: str, queue: str) -> QueueKeys:
@@ -69,7 +72,11 @@ class QueueKeys:
     def all(self) -> tuple[str, ...]:
         return (self.pending, self.scheduled, self.running, self.jobs, self.completed, self.cancelled,
                 self.dead, self.stats, self.throughput, self.unique, self.cancel_requests, self.corrupt,
-                self.reap_lock, self.ready_since)
+                self.reap_lock, self.ready_since, self.fresh_prefix)
+
+    def fresh(self, job_id: str) -> bytes:
+        """The small hash holding a fresh job's record: the last 2 bytes of the id pick it."""
+        return self.fresh_prefix.encode() + job_id.encode()[-2:]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 
 from swell.errors import CorruptJob
-from swell.job import Job, Priority, Status
+from swell.job import DEFAULT_MAX_RETRIES, Job, JobError, Priority, Status
+from swell.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 STATUS_CODE: dict[Status, str] = {
     Status.PENDING: "p",
@@ -52,6 +53,8 @@ _STATE_FIELDS = (
 _TIME_KEYS = frozenset({"ra", "sa", "fa", "lu"})
 
 CORRUPT_TYPE = "<corrupt>"
+_EXTRA_KEYS = frozenset({"max_retries", "retry_policy", "metadata", "timeout"})
+_PRIORITIES = tuple(Priority)
 
 
 def fmt_time(t: float) -> str:
@@ -99,17 +102,51 @@ def decode_record(job_id: str, queue: str, raw: bytes) -> Job:
     state_raw, created, job_type, args = parts[:4]
     try:
         state = orjson.loads(state_raw) if state_raw else {}
-        d: dict[str, Any] = orjson.loads(parts[4]) if len(parts) == 5 else {}
-        d["type"] = orjson.loads(job_type) if job_type.startswith(b'"') else job_type.decode()
-        if args:
-            d["args"] = orjson.loads(args)
+        extra = orjson.loads(parts[4]) if len(parts) == 5 else {}
+        type_ = orjson.loads(job_type) if job_type.startswith(b'"') else job_type.decode()
+        args_ = orjson.loads(args) if args else {}
     except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptJob(f"job record is not valid: {exc}") from exc
-    if not isinstance(state, dict) or not isinstance(d, dict):
+    if not isinstance(state, dict) or not isinstance(extra, dict) or not isinstance(type_, str):
         raise CorruptJob("job record state is not a JSON object")
-    d["id"] = job_id
-    d["queue"] = queue
-    d["created_at"] = created.decode("ascii", "replace")
+    if extra.keys() - _EXTRA_KEYS:
+        extra.update(id=job_id, queue=queue, type=type_, args=args_,
+                     created_at=created.decode("ascii", "replace"))
+        return _decode_slow(state, extra)
+    # The claim hot path: build the Job directly (Job.from_dict would build a dict first).
+    get = state.get
+    try:
+        policy = extra.get("retry_policy")
+        return Job(
+            id=job_id, type=type_, args=args_, queue=queue,
+            priority=_PRIORITIES[get("p", 2)],
+            status=CODE_STATUS[get("st", "p")],
+            attempts=int(get("a", 0)),
+            max_retries=int(extra.get("max_retries", DEFAULT_MAX_RETRIES)),
+            retry_policy=RetryPolicy.from_dict(policy) if policy else DEFAULT_RETRY_POLICY,
+            run_at=_opt_float(get("ra")),
+            created_at=float(created),
+            started_at=_opt_float(get("sa")),
+            finished_at=_opt_float(get("fa")),
+            result=orjson.loads(state["r"]) if "r" in state else None,
+            error=JobError.from_dict(orjson.loads(state["e"])) if "e" in state else None,
+            metadata=extra.get("metadata") or {},
+            tenant=get("tn"),
+            timeout=_opt_float(extra.get("timeout")),
+            unique_key=get("uk"),
+            token=get("tk"),
+            worker_id=get("w"),
+            lease_until=_opt_float(get("lu")),
+            redeliveries=int(get("rd", 0)),
+            cancel_requested=bool(get("cr", False)),
+            dead_reason=get("dr"),
+        )
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, orjson.JSONDecodeError) as exc:
+        raise CorruptJob(f"job state is not valid: {exc!r}") from exc
+
+
+def _decode_slow(state: dict[str, Any], d: dict[str, Any]) -> Job:
+    """Through Job.from_dict: for records with spec fields this module does not know yet."""
     try:
         d["status"] = CODE_STATUS[state.get("st", "p")].value
         for key, name in _STATE_FIELDS:
@@ -126,16 +163,21 @@ def decode_record(job_id: str, queue: str, raw: bytes) -> Job:
     return Job.from_dict(d)
 
 
-def enqueue_order(raw: bytes) -> int:
-    """The tie-break enqueue.lua writes (st.n) when jobs of a queue share a created_at; 0 if none."""
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def enqueue_order(raw: bytes) -> int | None:
+    """The enqueue sequence a record carries once it was claimed, cancelled or scheduled (st.n);
+    None for a job still in its first pending place (its pending score holds it)."""
     state_raw = raw[:raw.find(b"\n")]
     if not state_raw.startswith(b"{"):
-        return 0
+        return None
     try:
-        n = orjson.loads(state_raw).get("n", 0)
+        n = orjson.loads(state_raw).get("n")
     except (orjson.JSONDecodeError, AttributeError):
-        return 0
-    return n if isinstance(n, int) else 0
+        return None
+    return int(n) if isinstance(n, int | float) else None
 
 
 def corrupt_job(job_id: str, queue: str, raw: bytes, reason: str) -> Job:

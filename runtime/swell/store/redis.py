@@ -23,7 +23,7 @@ import secrets
 import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from redis import exceptions as rexc
@@ -44,7 +44,7 @@ from swell.errors import (
     StoreTLSError,
     StoreUnavailable,
 )
-from swell.job import TERMINAL, Job, JobError, Status
+from swell.job import PRIORITY_BAND, TERMINAL, Job, JobError, Status
 from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.stats import PRIORITY_NAMES, DurationStats, QueueStats, Stats, TenantStats, WorkerInfo
 from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapReport, Schedule
@@ -426,7 +426,8 @@ class RedisStore:
             return corrupt_job(job_id, queue, record, _s(reason) if reason else f"corrupt: {exc}")
 
     async def _locate(self, job_id: str) -> tuple[str, bytes]:
-        """Find which queue holds a job: one HGET per known queue, in one pipeline."""
+        """Find which queue holds a job: two HGETs per known queue (its :j and the job's fresh
+        bucket), in one pipeline."""
         async with self._errors():
             for refresh in (False, True):
                 if refresh or not self._registered:
@@ -434,12 +435,15 @@ class RedisStore:
                 queues = sorted(self._registered)
                 async with self._client.pipeline(transaction=False) as pipe:
                     for q in queues:
-                        pipe.hget(self._qkeys(q).jobs, job_id)
+                        keys = self._qkeys(q)
+                        pipe.hget(keys.jobs, job_id)
+                        pipe.hget(keys.fresh(job_id), job_id)
                     records = await pipe.execute()
-                for q, record in zip(queues, records, strict=True):
+                for k, q in enumerate(queues):
+                    record = records[2 * k] or records[2 * k + 1]
                     if record is not None:
                         return q, record
-        raise JobNotFound(f"no job {job_id}")
+        raise JobNotFound(f"no job with id {job_id!r} (never enqueued, or purged by retention)")
 
     async def get(self, job_id: str) -> Job:
         queue, record = await self._locate(job_id)
@@ -461,9 +465,15 @@ class RedisStore:
         async with self._errors(), self._client.pipeline(transaction=False) as pipe:
             pipe.hmget(keys.jobs, list(ids))
             pipe.hmget(keys.corrupt, list(ids))
-            records, reasons = await pipe.execute()
-        return [(self._decode(_s(i), queue, rec, why), rec)
-                for i, rec, why in zip(ids, records, reasons, strict=True) if rec is not None]
+            for i in ids:
+                pipe.hget(keys.fresh(_s(i)), i)
+            records, reasons, *fresh = await pipe.execute()
+        out = []
+        for i, rec, why, new in zip(ids, records, reasons, fresh, strict=True):
+            raw = rec if rec is not None else new
+            if raw is not None:  # None: deleted meanwhile
+                out.append((self._decode(_s(i), queue, raw, why), raw))
+        return out
 
     async def find(self, where: JobFilter) -> list[Job]:
         queues = [where.queue] if where.queue else await self.queues()
@@ -480,10 +490,17 @@ class RedisStore:
                 start = 0
                 while True:
                     async with self._errors():
-                        ids = await self._client.zrevrange(zkey, start, start + CHUNK - 1)
+                        page = cast(list[tuple[bytes, float]], await self._client.zrevrange(
+                            zkey, start, start + CHUNK - 1, withscores=True))
+                    ids = [job_id for job_id, _ in page]
+                    # A never-claimed pending job's enqueue order is the sequence in its score.
+                    place = {_s(job_id): int(score) % PRIORITY_BAND for job_id, score in page}
                     for job, raw in await self._load_raw(queue, ids):
                         if (job.status is status or job.type == CORRUPT_TYPE) and _matches(job, where):
-                            found.append((job.created_at, enqueue_order(raw), job))
+                            order = enqueue_order(raw)
+                            if order is None:
+                                order = place[job.id] if status is Status.PENDING else 0
+                            found.append((job.created_at, order, job))
                     if len(ids) < CHUNK:
                         break
                     start += CHUNK

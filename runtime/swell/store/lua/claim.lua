@@ -1,7 +1,7 @@
 -- claim.lua: promote due jobs, then claim up to n ready jobs by priority (FIFO within one).
 -- Each claimed job becomes running: attempts+1, a fresh token, worker id, started_at, lease.
 -- Records that cannot be decoded are dead-lettered ("corrupt: ...") and claiming goes on.
--- KEYS:  the 14 queue keys (uses p, s, r, j, d, m, k, b, a)
+-- KEYS:  the 15 queue keys (uses p, s, r, j, d, m, k, b, a, f)
 -- ARGV:  now, n (at most 1000), lease_until, worker_id, token_base (random; the token of the
 --        k-th claimed job is token_base .. k), promote_limit
 -- Returns: flat list id1, record1, id2, record2, ... of the claimed jobs, in claim order
@@ -17,7 +17,12 @@ while got < n do
   for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
   local recs = redis.call('HMGET', K.j, unpack(ids))
   for i, id in ipairs(ids) do
-    local rec, st, tail = decode(recs[i])
+    local raw, fresh = recs[i], false
+    if not raw then
+      raw = redis.call('HGET', bucket(id), id)
+      fresh = raw and true or false
+    end
+    local rec, st, tail = decode(raw)
     if rec and not st then
       bury(id, 'corrupt: ' .. tail, now)
     elseif rec then
@@ -29,6 +34,7 @@ while got < n do
       st.sa = now
       st.lu = lease_until
       st.q = popped[2 * i]  -- its place, kept for release/reap (a string: exact)
+      if not st.n then st.n = tonumber(st.q) % BAND end  -- first claim: enqueue order
       st.ra = nil
       st.ps = nil
       zrem_ready[#zrem_ready + 1] = id
@@ -40,6 +46,7 @@ while got < n do
       zadd[#zadd + 1] = lease_until
       zadd[#zadd + 1] = id
       tenant_move(st, 'p', 'r')
+      if fresh then redis.call('HDEL', bucket(id), id) end
     end
   end
 end

@@ -1,6 +1,6 @@
 -- lib.lua: helpers prepended to every swell script (not a transition by itself).
 --
--- Every script receives the 14 keys of ONE queue, in swell.store.keys.QUEUE_KEY_NAMES order,
+-- Every script receives the 15 keys of ONE queue, in swell.store.keys.QUEUE_KEY_NAMES order,
 -- so all keys share the hash tag {queue} and a script never spans two Cluster slots.
 -- A job record is "<state JSON>\n<created_at>\n<type>\n<args>[\n<extra>]" (swell.store.record):
 -- Lua only decodes and rewrites the small state object (status, attempts, lease, token, ...);
@@ -10,7 +10,7 @@
 -- Redis does not roll back a script that errors half-way: helpers use pcall where data may be bad.
 local K = {p = KEYS[1], s = KEYS[2], r = KEYS[3], j = KEYS[4], c = KEYS[5], x = KEYS[6], d = KEYS[7],
            m = KEYS[8], t = KEYS[9], u = KEYS[10], k = KEYS[11], b = KEYS[12], l = KEYS[13],
-           a = KEYS[14]}
+           a = KEYS[14], f = KEYS[15]}
 local BAND = 17592186044416  -- 2^44 = swell.job.PRIORITY_BAND
 local TERMINAL = {c = true, f = true, x = true}
 -- tenant gauge field for each status code (as MemoryStore: pending means ready to claim)
@@ -29,13 +29,33 @@ local function decode(rec)
   return rec, st, string.sub(rec, nl)
 end
 
-local function load(id)
-  return decode(redis.call('HGET', K.j, id))
+-- Fresh records (pending, never claimed, empty state, short) live in small hashes
+-- "P:{q}:f:<last 2 bytes of the id>" that Redis keeps listpack-encoded: about 55 bytes a job
+-- instead of about 120 in the big :j hash. Every other record lives in :j; a record is in
+-- exactly one of the two. (The bucket key is built here, not passed in KEYS: it carries the
+-- same {queue} hash tag, so it is in the same Cluster slot.)
+local FRESH_MAX = 60  -- under hash-max-listpack-value (64), or the bucket would convert
+local function bucket(id) return K.f .. string.sub(id, -2) end
+
+-- The raw record and whether it is a fresh one.
+local function fetch(id)
+  local rec = redis.call('HGET', K.j, id)
+  if rec then return rec, false end
+  rec = redis.call('HGET', bucket(id), id)
+  return rec, rec and true or false
 end
 
-local function save(id, st, tail)
+local function load(id)
+  local raw, fresh = fetch(id)
+  local rec, st, tail = decode(raw)
+  return rec, st, tail, fresh
+end
+
+-- Write a record back to :j (a fresh one leaves its bucket: it has a state now).
+local function save(id, st, tail, fresh)
   local rec = cjson.encode(st) .. tail
   redis.call('HSET', K.j, id, rec)
+  if fresh then redis.call('HDEL', bucket(id), id) end
   return rec
 end
 
@@ -121,6 +141,11 @@ end
 
 -- Dead-letter a record that cannot be decoded; the raw record stays as evidence.
 local function bury(id, reason, now)
+  local raw, fresh = fetch(id)
+  if fresh then  -- keep the evidence where dead records live
+    redis.call('HSET', K.j, id, raw)
+    redis.call('HDEL', bucket(id), id)
+  end
   redis.call('ZREM', K.p, id)
   redis.call('ZREM', K.a, id)
   redis.call('ZREM', K.s, id)
