@@ -169,7 +169,12 @@ class Autoscaler:
         obs = Observation(current, None if reading is None else reading.backlog,
                           0 if reading is None else reading.busy_workers)
         decision = decide(spec.scaling, obs, state, now)
-        conflicts = await self.kube.scalers_targeting(self.namespace, name)
+        try:
+            conflicts = await self.kube.scalers_targeting(self.namespace, name)
+        except KubeError as e:  # e.g. RBAC without HPA access: scale, but say why we could not check
+            log.warning("JobQueue %s/%s: cannot check for other autoscalers: %s",
+                        self.namespace, self.name, e)
+            conflicts = []
 
         if conflicts:
             # Another controller owns the replicas: report and keep out of its way.
@@ -178,6 +183,7 @@ class Autoscaler:
         elif decision.desired != current:
             await self._apply(body, name, decision, current=current, selector=selector, reading=reading,
                               now=now)
+        self.state = decision.state  # applied: the rate policies must see this scale event
 
         pods = (deployment.get("status") or {}).get("replicas")
         base.update(desiredReplicas=decision.desired,
@@ -187,7 +193,6 @@ class Autoscaler:
                                  metrics_cond=metrics_cond, paused_cond=paused_cond)
         old = {str(c.get("type")): c.get("status") for c in self._old_conditions(status)}
         await self._write_status(body, now, base, conds)
-        self.state = decision.state
         await self._post_transitions(body, now, old, conds)
         return decision
 
