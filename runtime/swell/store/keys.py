@@ -27,7 +27,8 @@ Global keys (outside any queue's slot; only ever touched by single-key commands)
     P:schedules   HASH  schedule name -> Schedule JSON
     P:o:<key>     STR   cron occurrence claims (SET NX PX)
 
-No Lua script touches keys of two slots: every script gets only the keys of one queue.
+No Lua script touches keys of two slots: every script gets the base of one queue's keys
+(``P:{q}:``, which routes it in Cluster) and touches only keys under it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 QUEUE_KEY_NAMES = ("p", "s", "r", "j", "c", "x", "d", "m", "t", "u", "k", "b", "l", "a", "f:")
+# (lua/lib.lua names the same keys from the base: keep the two in step.)
+
+
+def base(prefix: str, queue: str) -> str:
+    """What every key of a queue starts with; the one key the Lua scripts are given."""
+    return f"{prefix}:{{{queue}}}:"
 
 
 def check_prefix(prefix: str) -> str:
@@ -66,8 +73,12 @@ class QueueKeys:
 
     @classmethod
     def of(cls, prefix: str, queue: str) -> QueueKeys:
-        base = f"{prefix}:{{{queue}}}:"
-        return cls(*(base + name for name in QUEUE_KEY_NAMES))
+        return cls(*(base(prefix, queue) + name for name in QUEUE_KEY_NAMES))
+
+    @property
+    def base(self) -> str:
+        """"<prefix>:{queue}:", the key the scripts get (pending is the base + "p")."""
+        return self.pending[:-1]
 
     def all(self) -> tuple[str, ...]:
         return (self.pending, self.scheduled, self.running, self.jobs, self.completed, self.cancelled,

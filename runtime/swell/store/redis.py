@@ -128,10 +128,13 @@ class RedisStore:
         try:
             yield
         except rexc.RedisError as exc:
-            error = self._translate(exc)
-            if self._tls and type(error) is StoreUnavailable and "Timeout connecting" in str(exc):
-                error = await self._tls_silence(error)
-            raise error from exc
+            raise await self._translated(exc) from exc
+
+    async def _translated(self, exc: rexc.RedisError) -> StoreError:
+        error = self._translate(exc)
+        if self._tls and type(error) is StoreUnavailable and "Timeout connecting" in str(exc):
+            error = await self._tls_silence(error)
+        return error
 
     async def _tls_silence(self, error: StoreUnavailable) -> StoreError:
         """A plain port answers a TLS hello with silence: tell that apart from a dead host."""
@@ -167,8 +170,10 @@ class RedisStore:
         return StoreError(f"Redis at {self._where} failed: {text}")
 
     async def _call(self, name: str, keys: QueueKeys, args: Sequence[Any]) -> Any:
-        async with self._errors():
-            return await self._scripts[name](keys=keys.all(), args=args)
+        try:  # (not self._errors(): this is the hot path)
+            return await self._scripts[name](keys=(keys.base,), args=args)
+        except rexc.RedisError as exc:
+            raise await self._translated(exc) from exc
 
     async def _call_many(self, calls: Sequence[_Call], before: Sequence[Sequence[Any]] = ()) -> list[Any]:
         """Run many script calls (and plain commands ``before`` them) in one pipeline.
@@ -177,8 +182,10 @@ class RedisStore:
         script and run just those calls again."""
         if len(calls) == 1 and not before:
             script, keys, args = calls[0]
-            async with self._errors():
-                return [await script(keys=keys.all(), args=args)]
+            try:
+                return [await script(keys=(keys.base,), args=args)]
+            except rexc.RedisError as exc:
+                raise await self._translated(exc) from exc
         results: list[Any] = [None] * len(calls)
         todo = list(range(len(calls)))
         async with self._errors():
@@ -190,7 +197,7 @@ class RedisStore:
                         pipe.execute_command(*command)
                     for i in todo:
                         script, keys, args = calls[i]
-                        pipe.evalsha(script.sha, len(keys.all()), *keys.all(), *args)
+                        pipe.evalsha(script.sha, 1, keys.base, *args)
                     replies = (await pipe.execute(raise_on_error=False))[len(head):]
                 missing = []
                 for i, reply in zip(todo, replies, strict=True):
@@ -559,7 +566,7 @@ class RedisStore:
             for command in before:
                 pipe.execute_command(*command)
             for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys.all()), *keys.all(), *args)
+                pipe.evalsha(script.sha, 1, keys.base, *args)
             replies = await pipe.execute(raise_on_error=False)
         members, workers = replies[0], replies[1]
         for reply in replies[:2]:

@@ -1,6 +1,6 @@
 -- cancel.lua: cancel one job: pending/scheduled/retrying -> cancelled at once; running -> flagged
 -- (the worker learns it from extend.lua and stops the job); terminal -> unchanged.
--- KEYS:  the 15 queue keys (uses p, s, j, x, m, u, k)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, s, j, x, m, u, k)
 -- ARGV:  now, id, completed_cutoff, completed_max
 -- Returns: {code, record}: code 'cancelled', 'flagged', 'terminal', 'missing' or 'corrupt'
 local now, id = ARGV[1], ARGV[2]

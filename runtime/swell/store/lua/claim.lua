@@ -1,7 +1,7 @@
 -- claim.lua: promote due jobs, then claim up to n ready jobs by priority (FIFO within one).
 -- Each claimed job becomes running: attempts+1, a fresh token, worker id, started_at, lease.
 -- Records that cannot be decoded are dead-lettered ("corrupt: ...") and claiming goes on.
--- KEYS:  the 15 queue keys (uses p, s, r, j, d, m, k, b, a, f)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, s, r, j, d, m, k, b, a, f)
 -- ARGV:  now, n (at most 1000), lease_until, worker_id, token_base (random; the token of the
 --        k-th claimed job is token_base .. k), promote_limit
 -- Returns: flat list id1, record1, id2, record2, ... of the claimed jobs, in claim order

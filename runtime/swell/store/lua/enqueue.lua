@@ -1,5 +1,5 @@
 -- enqueue.lua: store new jobs of one queue (pending, or scheduled when run_at is in the future).
--- KEYS:  the 15 queue keys (uses p, s, j, m, u)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, s, j, m, u)
 -- ARGV:  jobs: a JSON array of [id, priority 0..3, run_at ('' = ready now),
 --              unique_key ('' = none), tenant ('' = none)],
 --        then the record of each job, in the same order

@@ -1,5 +1,5 @@
 -- extend.lua: renew the leases of jobs a worker holds, and report lost ones and cancel requests.
--- KEYS:  the 15 queue keys (uses r, j, k)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses r, j, k)
 -- ARGV:  now, lease_until, then pairs: id, token
 -- Returns: {extended ids}, {lost ids}, {cancel-requested ids (among the extended)}
 local lease_until = ARGV[2]

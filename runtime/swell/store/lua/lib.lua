@@ -1,16 +1,19 @@
 -- lib.lua: helpers prepended to every swell script (not a transition by itself).
 --
--- Every script receives the 15 keys of ONE queue, in swell.store.keys.QUEUE_KEY_NAMES order,
--- so all keys share the hash tag {queue} and a script never spans two Cluster slots.
+-- Every script receives ONE key: the base "<prefix>:{queue}:" of one queue's keys, and names
+-- them from it (swell.store.keys.QUEUE_KEY_NAMES). They all share the hash tag {queue}: a
+-- script never spans two Cluster slots, and the one key routes it. (Passing the 15 names would
+-- cost more than the work of a small batch.)
 -- A job record is "<state JSON>\n<created_at>\n<type>\n<args>[\n<extra>]" (swell.store.record):
 -- Lua only decodes and rewrites the small state object (status, attempts, lease, token, ...);
 -- the rest ("tail": created_at, type, args, ...) is never re-encoded, so user data keeps its
 -- exact JSON. Times in the state are strings written by Python (repr of a float) so that
 -- cjson's 14-digit number output never rounds them.
 -- Redis does not roll back a script that errors half-way: helpers use pcall where data may be bad.
-local K = {p = KEYS[1], s = KEYS[2], r = KEYS[3], j = KEYS[4], c = KEYS[5], x = KEYS[6], d = KEYS[7],
-           m = KEYS[8], t = KEYS[9], u = KEYS[10], k = KEYS[11], b = KEYS[12], l = KEYS[13],
-           a = KEYS[14], f = KEYS[15]}
+local B = KEYS[1]
+local K = {p = B .. 'p', s = B .. 's', r = B .. 'r', j = B .. 'j', c = B .. 'c', x = B .. 'x', d = B .. 'd',
+           m = B .. 'm', t = B .. 't', u = B .. 'u', k = B .. 'k', b = B .. 'b', l = B .. 'l',
+           a = B .. 'a', f = B .. 'f:'}
 local BAND = 17592186044416  -- 2^44 = swell.job.PRIORITY_BAND
 local TERMINAL = {c = true, f = true, x = true}
 -- tenant gauge field for each status code (as MemoryStore: pending means ready to claim)
@@ -32,8 +35,7 @@ end
 -- Fresh records (pending, never claimed, empty state, short) live in small hashes
 -- "P:{q}:f:<last 2 bytes of the id>" that Redis keeps listpack-encoded: about 55 bytes a job
 -- instead of about 120 in the big :j hash. Every other record lives in :j; a record is in
--- exactly one of the two. (The bucket key is built here, not passed in KEYS: it carries the
--- same {queue} hash tag, so it is in the same Cluster slot.)
+-- exactly one of the two.
 local FRESH_MAX = 60  -- under hash-max-listpack-value (64), or the bucket would convert
 local function bucket(id) return K.f .. string.sub(id, -2) end
 

@@ -1,6 +1,6 @@
 -- purge.lua: delete terminal jobs (completed 'c', failed 'f', cancelled 'x') finished at or
 -- before a cutoff, in chunks.
--- KEYS:  the 15 queue keys (uses c, x, d, j, b)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses c, x, d, j, b)
 -- ARGV:  cutoff, limit, then status codes among c, f, x
 -- Returns: how many jobs were deleted (call again while it returns limit)
 local cutoff, limit = ARGV[1], tonumber(ARGV[2])

@@ -2,7 +2,7 @@
 -- max_redeliveries dead-letter them as poison; a cancel-requested one ends cancelled.
 -- Runs only while the caller holds the reaper lock (SET NX PX by the caller with lock_token);
 -- releases the lock when no expired lease is left.
--- KEYS:  the 15 queue keys (uses p, r, j, x, d, m, t, u, k, b, l)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, r, j, x, d, m, t, u, k, b, l)
 -- ARGV:  now, lock_token, limit, max_redeliveries, dead_cutoff, dead_max, completed_cutoff,
 --        completed_max
 -- Returns: {requeued ids}, {dead ids}, more (1 = limit reached, call again), locked (0 = lock lost)

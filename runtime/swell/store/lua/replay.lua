@@ -1,5 +1,5 @@
 -- replay.lua: move dead jobs back to pending with attempts and redeliveries reset.
--- KEYS:  the 15 queue keys (uses p, j, d, m, u, b)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, j, d, m, u, b)
 -- ARGV:  now, mode, then for mode 'one': id; for mode 'oldest': limit
 -- Returns: mode 'one': {code, record}, code 'replayed', 'missing', 'corrupt' or the status code
 --          the job is in (not dead); mode 'oldest': the number of jobs replayed (corrupt records

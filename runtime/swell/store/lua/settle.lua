@@ -2,7 +2,7 @@
 -- bury), each only if the job is still running under the given token (fencing). Then applies
 -- retention to the completed, cancelled and dead sets. Work is batched: a few commands per
 -- call plus the cjson of each job's small state.
--- KEYS:  the 15 queue keys (uses p, s, r, j, c, x, d, m, t, u, k, b)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, s, r, j, c, x, d, m, t, u, k, b)
 -- ARGV:  now, completed_cutoff, completed_max, dead_cutoff, dead_max, trim_limit,
 --        outcomes: a JSON array of [kind, id, token, payload, extra, duration, type]
 --          kind 'c' complete: payload = result JSON ('' = None)

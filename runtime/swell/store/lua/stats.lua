@@ -1,5 +1,5 @@
 -- stats.lua: read the stats of one queue (read-only; the caller pipelines one call per queue).
--- KEYS:  the 15 queue keys (uses p, s, r, j, d, m, t)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, s, r, j, d, m, t)
 -- ARGV:  now
 -- Returns: {pending critical, high, normal, low, scheduled (not due), scheduled due, running,
 --           dead, oldest pending since ('' = none), finished in the last 60 s,
