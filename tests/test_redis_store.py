@@ -81,6 +81,7 @@ async def test_outage_at_enqueue_is_clear_writes_nothing_and_recovers(
         assert [j.id for j in claimed] == [job.id]  # nothing of "during" was written
         assert await store.complete(claimed[0]) is True
         assert (await store.stats()).queues["default"].enqueued == 1
+        assert await store.queues() == ["default"]  # the registry came back with the first enqueue
     finally:
         await store.close()
 

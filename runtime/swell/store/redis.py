@@ -160,6 +160,9 @@ class RedisStore:
             if isinstance(chain, OSError) and chain.errno and os_reason is None:
                 os_reason = os.strerror(chain.errno)  # "Connection refused", not asyncio's wording
             chain = chain.__cause__ or chain.__context__
+        if isinstance(exc, rexc.ReadOnlyError | rexc.TryAgainError | rexc.ClusterDownError):
+            # a failover in progress: transient, like an outage
+            return StoreUnavailable(f"Redis at {self._where} cannot take writes now: {text}")
         if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError):
             reason = os_reason or _REFUSED.sub("", text).rstrip(".") or type(exc).__name__
             if "SSL" in reason or "TLS" in reason:
@@ -215,9 +218,11 @@ class RedisStore:
         raise StoreError(f"Redis at {self._where} keeps forgetting swell's scripts (NOSCRIPT)")
 
     def _register(self, queues: Sequence[str]) -> list[list[Any]]:
-        """SADD for queues not yet known to be registered (idempotent; sent with the enqueue)."""
-        new = [q for q in dict.fromkeys(queues) if q not in self._registered]
-        return [["SADD", self._global.queues, *new]] if new else []
+        """SADD of the queues, sent in the enqueue's pipeline every time (not only the first):
+        the registry must come back after a Redis restart that lost it. The registry lives in
+        another Cluster slot than the jobs, so it cannot be in the enqueue script; registering
+        first is harmless if the script then fails."""
+        return [["SADD", self._global.queues, *dict.fromkeys(queues)]]
 
     def _retention(self, now: float) -> list[str]:
         s = self._settings
@@ -513,9 +518,10 @@ class RedisStore:
                     start += CHUNK
             found.sort(key=lambda t: (t[0], t[1]), reverse=True)  # newest enqueued first
             out += [job for _, _, job in found]
-            if len(out) >= where.offset + where.limit:
+            if len(out) >= max(0, where.offset) + where.limit:
                 break
-        return out[where.offset:where.offset + where.limit]
+        offset = max(0, where.offset)
+        return out[offset:offset + max(0, where.limit)]
 
     async def dead(self, queue: str | None = None, offset: int = 0, limit: int = 100) -> list[Job]:
         offset = max(0, offset)
