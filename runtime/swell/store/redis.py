@@ -3,12 +3,29 @@
 Every multi-key transition is one Lua script (``swell/store/lua/<transition>.lua``) run with
 EVALSHA on the keys of one queue (all hash-tagged ``{queue}``, see ``swell.store.keys``), so each
 transition is atomic and Cluster-safe. Batches (``claim(n)``, ``settle``, ``enqueue_many``) cost one
-round trip per queue involved, sent as one pipeline. Redis errors become ``StoreUnavailable``
-(``StoreAuthError`` / ``StoreTLSError`` when the credentials or TLS are the problem).
+round trip, sent as one pipeline when several queues are involved. Scripts are cached by SHA; a
+NOSCRIPT reply (Redis restarted, SCRIPT FLUSH) reloads them and repeats only the calls that did
+not run.
 
-Connection: ``RedisStore.from_url("redis://[[user]:password@]host:port/db")``; ``rediss://`` for
-TLS, with redis-py's ``ssl_ca_certs``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_cert_reqs`` ...
-passed through as keyword arguments.
+Connecting::
+
+    RedisStore.from_url("redis://127.0.0.1:6379/0")
+    RedisStore.from_url("redis://:password@host:6379/0")            # requirepass
+    RedisStore.from_url("redis://user:password@host:6379/0")        # ACL user
+    RedisStore.from_url("redis://host:6379/0", username="u", password="p")
+    RedisStore.from_url("rediss://host:6380/0", ssl_ca_certs="/etc/ssl/redis-ca.pem")  # TLS
+    RedisStore.from_url("rediss://host:6380/0", ssl_ca_certs=..., ssl_certfile=..., ssl_keyfile=...)
+
+Keyword arguments go to redis-py (``ssl_cert_reqs``, ``socket_timeout``, ``retry``, ...). An ACL
+user needs ``~<prefix>:*`` keys and the commands the scripts run (``+@all`` on those keys is the
+simple grant; EVALSHA, SCRIPT LOAD and the hash, sorted-set and string commands at least).
+
+Errors: every redis-py connection or timeout error becomes ``StoreUnavailable`` ("cannot reach
+Redis at host:port: Connection refused"), refused credentials ``StoreAuthError``, TLS failures
+and TLS/plain mismatches ``StoreTLSError``; messages never carry the password. redis-py retries a
+command once after a dropped connection: a script whose reply was lost may then run twice, which
+the transitions tolerate (enqueue is idempotent by id, settle fenced by token, an extra claim is
+redelivered after its lease).
 """
 
 from __future__ import annotations
@@ -69,6 +86,7 @@ PROMOTE_LIMIT = 1000  # due jobs promoted per claim call
 TRIM_LIMIT = 1000  # retention deletions per script call (keeps every call short)
 REAP_LIMIT = 1000
 CHUNK = 500  # ids fetched per round trip by the query methods
+FIND_SCAN_LIMIT = 10_000  # find() reads at most this many jobs per queue and status (ops query)
 _KIND_CODE = {OutcomeKind.COMPLETE: "c", OutcomeKind.RETRY: "y", OutcomeKind.FAIL: "f",
               OutcomeKind.RELEASE: "l"}
 _REFUSED = re.compile(r"^Error \S+ connecting to \S+?\.\s+")
@@ -488,6 +506,8 @@ class RedisStore:
         return out
 
     async def find(self, where: JobFilter) -> list[Job]:
+        """Newest enqueued first within each status; reads at most FIND_SCAN_LIMIT jobs per queue
+        and status (the most recent of that status' index), so it stays an ops query."""
         queues = [where.queue] if where.queue else await self.queues()
         statuses = [where.status] if where.status else list(Status)
         out: list[Job] = []
@@ -513,9 +533,9 @@ class RedisStore:
                             if order is None:
                                 order = place[job.id] if status is Status.PENDING else 0
                             found.append((job.created_at, order, job))
-                    if len(ids) < CHUNK:
-                        break
                     start += CHUNK
+                    if len(ids) < CHUNK or start >= FIND_SCAN_LIMIT:
+                        break
             found.sort(key=lambda t: (t[0], t[1]), reverse=True)  # newest enqueued first
             out += [job for _, _, job in found]
             if len(out) >= max(0, where.offset) + where.limit:
