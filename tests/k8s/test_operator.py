@@ -8,6 +8,7 @@ import types
 from typing import Any
 
 import httpx
+import kmock
 
 from swell.job import new_job
 from swell.settings import Settings
@@ -188,6 +189,17 @@ async def test_hpa_on_the_same_deployment_gives_target_conflict(
     del k.objects["autoscaling/v2/horizontalpodautoscalers", "default", "workers-hpa"]
     await eventually(lambda: replicas(k, "workers") == 6, what="scaled once the conflict is gone")
     await eventually(lambda: cond(k, "ref", "TargetConflict")["status"] == "False", what="no conflict")
+
+    # A KEDA ScaledObject on it is a conflict too.
+    k.resources["keda.sh/v1alpha1/scaledobjects"] = kmock.ResourceInfo(
+        kind="ScaledObject", singular="scaledobject", namespaced=True, verbs={"get", "list", "watch"})
+    k.objects["keda.sh/v1alpha1/scaledobjects", "default", "so"] = {
+        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+        "metadata": {"name": "so", "namespace": "default", "resourceVersion": "1"},
+        "spec": {"scaleTargetRef": {"name": "workers"}}}
+    c = await eventually(lambda: cond(k, "ref", "TargetConflict")["status"] == "True"
+                         and cond(k, "ref", "TargetConflict"), what="ScaledObject conflict")
+    assert "ScaledObject/so" in c["message"]
 
 
 async def test_idle_pods_get_a_low_deletion_cost_before_scale_down(
