@@ -13,6 +13,8 @@ from swell_operator.jobqueue import GROUP, PLURAL, VERSION, InvalidSpec, parse_s
 from swell_operator.kube import Kube
 from swell_operator.reconcile import Autoscaler, ensure_target
 
+log = logging.getLogger(__name__)
+
 FINALIZER = "swell.dev/operator"
 DEFAULT_POLL = 5.0
 
@@ -48,7 +50,7 @@ async def reconcile_target(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
 async def autoscale(*, body: kopf.Body, name: str, namespace: str | None, stopped: kopf.DaemonStopped,
-                    memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+                    memo: kopf.Memo, **_: Any) -> None:
     """One loop per JobQueue, polling its stats port at its own interval."""
     scaler = Autoscaler(memo.kube, namespace or "default", name)
     try:
@@ -57,7 +59,9 @@ async def autoscale(*, body: kopf.Body, name: str, namespace: str | None, stoppe
             try:
                 await scaler.tick(snapshot, time.time())
             except Exception as e:  # one bad poll must not end the loop; the next one retries
-                logger.warning(f"autoscaling tick failed: {type(e).__name__}: {e}")
+                # Our module logger, not kopf's `logger`: that one would post an Event per poll.
+                log.warning("JobQueue %s/%s: autoscaling poll failed: %s: %s",
+                            namespace, name, type(e).__name__, e)
             await stopped.wait(_interval(snapshot))
     finally:
         await scaler.close()

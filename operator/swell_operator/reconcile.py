@@ -104,6 +104,7 @@ class Autoscaler:
         # read from the status only on the first poll, i.e. after an operator restart.
         self.state: ScalingState | None = None
         self.conditions: list[dict[str, Any]] | None = None
+        self._last_failure: str | None = None
 
     async def _read_secret(self, ref: Any) -> str:
         # Cached a minute: reading it every poll would be an API call per JobQueue per second.
@@ -140,8 +141,13 @@ class Autoscaler:
             reading = reading_from(await self.source.read(spec.redis), spec.queues)
         except MetricsError as e:
             failure = e
-            log.warning("JobQueue %s/%s: %s", self.namespace, self.name, e.message)
+            # Warn when the failure starts or changes; every poll of an outage would flood the log.
+            level = logging.DEBUG if e.message == self._last_failure else logging.WARNING
+            log.log(level, "JobQueue %s/%s: %s", self.namespace, self.name, e.message)
             self._secret_cache.clear()  # a rotated password is re-read next time
+        if failure is None and self._last_failure is not None:
+            log.info("JobQueue %s/%s: the stats port is readable again", self.namespace, self.name)
+        self._last_failure = None if failure is None else failure.message
         if reading is not None:
             base["backlog"] = {
                 "pending": reading.pending_by_priority, "pendingTotal": reading.backlog.pending,
