@@ -136,3 +136,26 @@ def test_defaulted_object_parses_like_the_bare_one() -> None:
     defaulted = copy.deepcopy(bare)
     apply_defaults(SCHEMA, defaulted)
     assert parse_spec(defaulted["spec"]) == parse_spec(bare["spec"])
+
+
+OPENAPI_KEYWORDS = {"type", "description", "properties", "items", "required", "default", "minimum", "maximum",
+                    "minLength", "maxLength", "minItems", "maxItems", "pattern", "enum", "format",
+                    "x-kubernetes-validations", "x-kubernetes-preserve-unknown-fields",
+                    "x-kubernetes-list-type", "x-kubernetes-list-map-keys"}
+
+
+def test_schema_uses_only_known_keywords() -> None:
+    """A YAML slip (a comma in a flow mapping) turns text into a stray key; catch it here."""
+    def walk(node: dict[str, Any], path: str) -> list[str]:
+        bad = [f"{path}: {k}" for k in node if k not in OPENAPI_KEYWORDS]
+        for key, sub in (node.get("properties") or {}).items():
+            bad += walk(sub, f"{path}.{key}")
+        if "items" in node:
+            bad += walk(node["items"], f"{path}[]")
+        return bad
+    assert walk(SCHEMA, "") == []
+
+
+def test_crd_is_a_valid_apiextensions_object() -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    assert kubernetes_validate.validate(CRD, "1.30.0", strict=True) == "1.30"
