@@ -175,13 +175,14 @@ def logged(lib: str, scenario: str, run: int, result: dict[str, Any]) -> None:
 
 def run_sequential(server: RedisServer, libs: list[str], scenarios: list[str], n: int,
                    runs: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Every scenario but recovery, one library at a time, Redis flushed before each run."""
+    """Every scenario but recovery, Redis flushed before each run. Libraries take turns (run 1 of
+    every library, then run 2, ...) so that changes in other load on the machine hit all alike."""
     raw: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for lib in libs:
-        for scenario in scenarios:
-            if scenario == "recovery":
-                continue
-            for run in range(runs):
+    for scenario in scenarios:
+        if scenario == "recovery":
+            continue
+        for run in range(runs):
+            for lib in libs:
                 server.client.flushall()
                 result = measure(lib, scenario, server.url(), n=n_for(lib, scenario, n))
                 raw.setdefault((lib, scenario), []).append(result)
