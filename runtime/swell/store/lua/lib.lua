@@ -133,10 +133,11 @@ local function finished_before(zkey, cutoff, purging, limit)
   return out
 end
 
--- Retention: drop jobs finished before cutoff, then the oldest beyond maxn. At most `limit` of
--- each per call: retention catches up over a few calls and never blocks Redis for long.
-local function trim(zkey, cutoff, maxn, limit)
-  drop(zkey, finished_before(zkey, cutoff, false, limit))
+-- Retention: drop jobs finished before cutoff (unless by_age is false), then the oldest beyond
+-- maxn. At most `limit` of each per call: retention catches up over a few calls and never
+-- blocks Redis for long.
+local function trim(zkey, cutoff, maxn, limit, by_age)
+  if by_age ~= false then drop(zkey, finished_before(zkey, cutoff, false, limit)) end
   local over = redis.call('ZCARD', zkey) - tonumber(maxn)
   if over > 0 then drop(zkey, redis.call('ZRANGE', zkey, 0, math.min(over, limit) - 1)) end
 end

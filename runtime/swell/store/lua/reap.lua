@@ -9,7 +9,7 @@
 local now, token, limit, max_redeliveries = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('GET', K.l) ~= token then return {{}, {}, 0, 0} end
 local ids = redis.call('ZRANGEBYSCORE', K.r, '-inf', '(' .. now, 'LIMIT', 0, limit)
-local requeued, dead = {}, {}
+local requeued, dead, cancelled = {}, {}, 0
 for _, id in ipairs(ids) do
   local rec, st, tail = load(id)
   redis.call('ZREM', K.r, id)
@@ -29,6 +29,7 @@ for _, id in ipairs(ids) do
       st.fa = now
       add_finished(K.x, id)
       redis.call('HINCRBY', K.m, 'cancelled', 1)
+      cancelled = cancelled + 1
       free_unique(id, st)
       tenant_move(st, 'r', 'x')
     elseif times > max_redeliveries then
@@ -57,7 +58,7 @@ for _, id in ipairs(ids) do
   end
 end
 if #dead > 0 then trim(K.d, ARGV[5], ARGV[6], limit) end
-trim(K.x, ARGV[7], ARGV[8], limit)
+if cancelled > 0 then trim(K.x, ARGV[7], ARGV[8], limit) end
 local more = #ids >= limit and 1 or 0
 if more == 0 then redis.call('DEL', K.l) end
 return {requeued, dead, more, 1}

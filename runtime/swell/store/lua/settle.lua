@@ -144,14 +144,16 @@ if finished_n > 0 then
   redis.call('HINCRBY', K.t, string.format('%d', math.floor(tonumber(now))), finished_n)
 end
 
+-- Retention by count after every batch; by age (and pruning of old throughput buckets) at
+-- most once a second per queue: that work costs more than a small batch itself.
 local limit = tonumber(ARGV[6])
-if incr['completed'] or incr['cancelled'] then
-  trim(K.c, ARGV[2], ARGV[3], limit)
-  trim(K.x, ARGV[2], ARGV[3], limit)
-end
-if incr['failed'] then trim(K.d, ARGV[4], ARGV[5], limit) end
--- throughput buckets: one field per second; prune old ones once in a while
-if redis.call('HLEN', K.t) > 180 then
+local second = string.format('%d', math.floor(tonumber(now)))
+local sweep = redis.call('HGET', K.m, 'sweep') ~= second
+if sweep then redis.call('HSET', K.m, 'sweep', second) end
+if incr['completed'] then trim(K.c, ARGV[2], ARGV[3], limit, sweep) end
+if incr['cancelled'] then trim(K.x, ARGV[2], ARGV[3], limit, sweep) end
+if incr['failed'] then trim(K.d, ARGV[4], ARGV[5], limit, sweep) end
+if sweep and redis.call('HLEN', K.t) > 180 then
   local cut = math.floor(tonumber(now)) - 120
   for _, f in ipairs(redis.call('HKEYS', K.t)) do
     if tonumber(f) < cut then redis.call('HDEL', K.t, f) end
