@@ -9,8 +9,11 @@
 -- since their run_at, requeued at their old place although ready since now) are in :a.
 local now = tonumber(ARGV[1])
 local out = {}
-local first = redis.call('ZRANGE', K.a, 0, 0, 'WITHSCORES')
-local oldest = tonumber(first[2])
+local oldest = nil
+local firsts = redis.call('ZRANGE', K.a, 0, 7, 'WITHSCORES')
+for i = 1, #firsts, 2 do  -- (defensive: skip an entry whose job is no longer pending)
+  if redis.call('ZSCORE', K.p, firsts[i]) then oldest = tonumber(firsts[i + 1]) break end
+end
 for band = 0, 3 do
   local lo, hi = band * BAND, (band + 1) * BAND - 1
   out[#out + 1] = redis.call('ZCOUNT', K.p, lo, hi)
