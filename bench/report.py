@@ -192,4 +192,12 @@ def markdown(doc: dict[str, Any]) -> str:
     if noted:
         lines += ["", "**Notes**:", ""]
         lines += [f"- {lib}, {scenario}: {note}" for lib, scenario, note in noted]
+    m = doc.get("machine") or {}
+    if m:
+        lines += ["", "**Machine**: " + ", ".join(f"{k} {v}" for k, v in m.items()), ""]
+    v = doc.get("versions") or {}
+    if v:
+        lines += ["**Versions**: " + ", ".join(f"{k} {val}" for k, val in v.items()), ""]
+    if doc.get("command"):
+        lines += [f"**Command**: `{doc['command']}` ({doc.get('runs_per_figure', '?')} runs per figure)"]
     return "\n".join(lines) + "\n"

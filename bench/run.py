@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,7 @@ def machine(redis_version: str) -> dict[str, Any]:
         "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kb / 2**20, 1),
         "os": platform.platform(), "python": platform.python_version(), "redis_server": redis_version,
         "redis_config": "private redis-server on 127.0.0.1, no persistence (--save '' --appendonly no)",
-        "load_average_start": list(os.getloadavg()),
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
         "started_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
@@ -333,6 +334,14 @@ def main() -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
 
+    load_samples: list[float] = []
+    stop_sampling = threading.Event()
+
+    def sample_load() -> None:  # other users of the machine: how busy it was during the run
+        while not stop_sampling.wait(10.0):
+            load_samples.append(os.getloadavg()[0])
+
+    threading.Thread(target=sample_load, daemon=True).start()
     server = RedisServer()
     try:
         doc: dict[str, Any] = {"command": " ".join(["python bench/run.py", *sys.argv[1:]]),
@@ -346,7 +355,12 @@ def main() -> None:
         doc["results"] = build_rows(libs, scenarios, args.n, info, raw)
         doc["comparison"] = report.compare(doc["results"])
         doc["targets"] = report.targets(doc["results"], doc["comparison"])
-        doc["machine"]["load_average_end"] = list(os.getloadavg())
+        stop_sampling.set()
+        doc["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        if load_samples:
+            doc["machine"]["load_1min_during_run"] = {
+                "min": round(min(load_samples), 2), "median": round(statistics.median(load_samples), 2),
+                "max": round(max(load_samples), 2), "samples_every_10s": len(load_samples)}
         doc["machine"]["duration_s"] = round(time.monotonic() - t_start, 1)
     finally:
         server.stop()
