@@ -385,3 +385,21 @@ async def test_batches_and_stats_are_one_round_trip_each(redis_url: str, key_pre
         assert CountingConnection.sends - before == 1
     finally:
         await other.close()
+
+
+# -- the reaper lock -----------------------------------------------------------------------------
+async def test_one_sweeper_at_a_time(store: RedisStore, raw: redis.Redis, key_prefix: str,
+                                     clock: ManualClock) -> None:
+    keys = QueueKeys.of(key_prefix, "default")
+    jobs = await store.enqueue_many([mk(clock) for _ in range(3)])
+    await store.claim("default", "w", 3)
+    clock.advance(31)
+    raw.set(keys.reap_lock, b"another-sweeper", px=60_000)  # someone else is sweeping
+    report = await store.reap_expired("default")
+    assert report.skipped and report.requeued == () and report.dead == ()
+    assert raw.zcard(keys.running) == 3
+    raw.delete(keys.reap_lock)  # it finished (or its lock expired)
+    report = await store.reap_expired("default")
+    assert not report.skipped and sorted(report.requeued) == sorted(j.id for j in jobs)
+    assert raw.exists(keys.reap_lock) == 0  # a finished sweep lets the next one run at once
+    assert not (await store.reap_expired("default")).skipped
