@@ -13,8 +13,9 @@ A record is newline-separated (orjson never writes a raw newline)::
   with a quote), the args ("" for {}), and the other non-default spec fields (retry settings,
   metadata, timeout) as one JSON object, left out when empty.
 
-A fresh small job is ~35 bytes, e.g. ``\n1700000000.123456\nnoop\n{"i":1}``: with the hash and
-pending-set entries that keeps a queued job near 230 bytes of Redis memory.
+A fresh small job is ~35 bytes, e.g. ``\n1700000000.123456\nnoop\n{"i":1}``; kept in a small
+listpack hash (see swell.store.keys) plus its pending-set entry, a queued job costs about
+190-215 bytes of Redis memory (measured: 193 at 100,000 jobs, 212 at 20,000).
 """
 
 from __future__ import annotations
