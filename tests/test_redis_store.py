@@ -291,6 +291,8 @@ async def test_every_queue_key_carries_its_hash_tag(store: RedisStore, raw: redi
 
     with pytest.raises(ValueError, match="braces"):
         RedisStore.from_url("redis://127.0.0.1:1/0", settings=Settings(key_prefix="bad{prefix}"))
+    with pytest.raises(ValueError, match="decode_responses=False"):
+        RedisStore.from_url("redis://127.0.0.1:1/0", decode_responses=True)
 
 
 # -- retention bounds memory -------------------------------------------------------------------

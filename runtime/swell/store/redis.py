@@ -107,6 +107,8 @@ class RedisStore:
 
     def __init__(self, client: Redis, settings: Settings = DEFAULT_SETTINGS,
                  clock: Clock = wall_clock) -> None:
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("RedisStore needs a client with decode_responses=False (job records are bytes)")
         self._client = client
         self._settings = settings
         self._clock = clock
