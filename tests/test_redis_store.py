@@ -366,10 +366,19 @@ async def test_batches_and_stats_are_one_round_trip_each(redis_url: str, key_pre
             assert CountingConnection.sends - before == 1
         assert len(claimed) == 300
         assert await trips(store.settle([Outcome(j, OutcomeKind.COMPLETE) for j in claimed])) == 1
+
+        # Big batches go as several script calls (none blocks Redis for long), still one trip.
+        assert await trips(store.enqueue_many([mk(clock, queue="big") for _ in range(2500)])) == 1
+        big = await store.claim("big", "w", 2500)
+        assert len(big) == 2500
+        before = CountingConnection.sends
+        assert all(await store.settle([Outcome(j, OutcomeKind.COMPLETE) for j in big]))
+        assert CountingConnection.sends - before == 1
         await store.register_worker(WorkerInfo(id="w1", host="h", pid=1, queues=tuple(queues), concurrency=4))
         assert await trips(store.stats()) == 1
         stats = await store.stats()
         assert [stats.queues[q].completed for q in queues] == [101, 100, 100]
+        assert stats.queues["big"].completed == 2500
         assert [w.id for w in stats.workers] == ["w1"]
     finally:
         await store.close()
@@ -380,7 +389,7 @@ async def test_batches_and_stats_are_one_round_trip_each(redis_url: str, key_pre
     try:
         await other.ping()
         before = CountingConnection.sends
-        assert set((await other.stats()).queues) == {"a", "b", "c"}
+        assert set((await other.stats()).queues) == {"a", "b", "c", "big"}
         assert CountingConnection.sends - before == 2
         before = CountingConnection.sends
         await other.stats()

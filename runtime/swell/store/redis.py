@@ -82,6 +82,7 @@ log = logging.getLogger(__name__)
 SCRIPT_NAMES = ("enqueue", "claim", "settle", "extend", "reap", "cancel", "replay", "promote", "purge",
                 "stats", "occurrence")
 CLAIM_LIMIT = 1000  # jobs claimed per script call
+BATCH_LIMIT = 1000  # jobs enqueued or outcomes settled per script call (more go in the same pipeline)
 PROMOTE_LIMIT = 1000  # due jobs promoted per claim call
 TRIM_LIMIT = 1000  # retention deletions per script call (keeps every call short)
 REAP_LIMIT = 1000
@@ -258,11 +259,9 @@ class RedisStore:
             return []
         now = self._clock()
         jobs = [_fresh(job, now) for job in jobs]
-        by_queue: dict[str, list[int]] = {}
-        for i, job in enumerate(jobs):
-            by_queue.setdefault(job.queue, []).append(i)
+        by_queue = _chunks_by_queue([job.queue for job in jobs])
         calls: list[_Call] = []
-        for queue, idxs in by_queue.items():
+        for queue, idxs in by_queue:
             meta: list[list[Any]] = []
             records: list[bytes] = []
             for i in idxs:
@@ -275,11 +274,11 @@ class RedisStore:
                 meta.append([job.id, int(job.priority), run_at, job.unique_key or "", job.tenant or ""])
                 records.append(record)
             calls.append((self._scripts["enqueue"], self._qkeys(queue), [orjson.dumps(meta), *records]))
-        before = self._register(list(by_queue))
-        replies = await self._call_many(calls, before)
-        self._registered.update(by_queue)
+        queues = [queue for queue, _ in by_queue]
+        replies = await self._call_many(calls, self._register(queues))
+        self._registered.update(queues)
         out: list[Job] = list(jobs)
-        for (queue, idxs), reply in zip(by_queue.items(), replies, strict=True):
+        for (queue, idxs), reply in zip(by_queue, replies, strict=True):
             for i, (existing_id, record) in zip(idxs, reply, strict=True):
                 if existing_id:
                     out[i] = self._decode(_s(existing_id), queue, record)
@@ -336,16 +335,14 @@ class RedisStore:
             return []
         now = self._clock()
         head = [fmt_time(now), *self._retention(now), TRIM_LIMIT]
-        by_queue: dict[str, list[int]] = {}
-        for i, o in enumerate(outcomes):
-            by_queue.setdefault(o.job.queue, []).append(i)
+        by_queue = _chunks_by_queue([o.job.queue for o in outcomes])
         calls: list[_Call] = []
-        for queue, idxs in by_queue.items():
+        for queue, idxs in by_queue:
             batch = orjson.dumps([_outcome_args(outcomes[i], now, bury) for i in idxs])
             calls.append((self._scripts["settle"], self._qkeys(queue), [*head, batch]))
         replies = await self._call_many(calls)
         out = [False] * len(outcomes)
-        for idxs, reply in zip(by_queue.values(), replies, strict=True):
+        for (_, idxs), reply in zip(by_queue, replies, strict=True):
             for i, ok in zip(idxs, reply, strict=True):
                 out[i] = bool(ok)
         return out
@@ -674,6 +671,16 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _chunks_by_queue(queues: Sequence[str]) -> list[tuple[str, list[int]]]:
+    """Indexes grouped by queue, in chunks of at most BATCH_LIMIT: one script call each (all sent
+    in one pipeline), so no call blocks Redis for long or overflows Lua's unpack()."""
+    by_queue: dict[str, list[int]] = {}
+    for i, queue in enumerate(queues):
+        by_queue.setdefault(queue, []).append(i)
+    return [(queue, idxs[k:k + BATCH_LIMIT]) for queue, idxs in by_queue.items()
+            for k in range(0, len(idxs), BATCH_LIMIT)]
 
 
 def _with_token(job: Job, token: str) -> Job:
