@@ -255,6 +255,8 @@ def _on_backlog(spec: ScalingSpec, obs: Observation, backlog: Backlog, state: Sc
     busy = min(obs.busy, current)
     if desired < busy:  # never below the busy workers; at most the idle ones go
         desired, limit = busy, Limit.BUSY_WORKERS
+        if reason is Reason.SCALED_TO_ZERO:
+            reason = Reason.STEADY
     if reason in (Reason.STEADY, Reason.COOLDOWN) and desired != current:
         reason = Reason.SCALE_UP if desired > current else Reason.SCALE_DOWN
     if reason is Reason.STEADY and current == 0:

@@ -216,6 +216,12 @@ def test_never_below_busy_workers() -> None:
     assert d.desired == 4 and d.limit is Limit.BUSY_WORKERS
 
 
+def test_busy_workers_block_the_step_to_zero() -> None:
+    # The queue stats say idle, a worker heartbeat still reports a job: keep that worker.
+    d = decide(spec(cooldown=0.0), obs(3, pending=0, busy=1), ScalingState(), T0)
+    assert d.desired == 1 and d.limit is Limit.BUSY_WORKERS and d.reason is Reason.SCALE_DOWN
+
+
 def test_busy_workers_do_not_cause_scale_up() -> None:
     assert decide(spec(), obs(2, pending=20, busy=5), ScalingState(), T0).desired == 2
 
