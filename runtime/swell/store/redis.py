@@ -194,8 +194,16 @@ class RedisStore:
         return StoreError(f"Redis at {self._where} failed: {text}")
 
     async def _call(self, name: str, keys: QueueKeys, args: Sequence[Any]) -> Any:
+        return await self._evalsha(self._scripts[name], keys, args)
+
+    async def _evalsha(self, script: AsyncScript, keys: QueueKeys, args: Sequence[Any]) -> Any:
+        """One script call: EVALSHA, and on NOSCRIPT load the script and call again."""
         try:  # (not self._errors(): this is the hot path)
-            return await self._scripts[name](keys=(keys.base,), args=args)
+            try:
+                return await self._client.evalsha(script.sha, 1, keys.base, *args)
+            except rexc.NoScriptError:
+                await self._client.script_load(script.script)
+                return await self._client.evalsha(script.sha, 1, keys.base, *args)
         except rexc.RedisError as exc:
             raise await self._translated(exc) from exc
 
@@ -205,11 +213,7 @@ class RedisStore:
         A NOSCRIPT reply (Redis restarted or SCRIPT FLUSH) means that call did nothing: load the
         script and run just those calls again."""
         if len(calls) == 1 and not before:
-            script, keys, args = calls[0]
-            try:
-                return [await script(keys=(keys.base,), args=args)]
-            except rexc.RedisError as exc:
-                raise await self._translated(exc) from exc
+            return [await self._evalsha(*calls[0])]
         results: list[Any] = [None] * len(calls)
         todo = list(range(len(calls)))
         async with self._errors():
