@@ -8,10 +8,12 @@ Layout (``P`` = ``Settings.key_prefix``, which must not contain braces; ``q`` = 
     P:{q}:j   HASH  job id -> job record (see swell.store.record), except fresh ones:
     P:{q}:f:XY HASH fresh records (pending, never claimed, <= 60 bytes) of the ids ending in XY:
                     4096 small hashes Redis keeps listpack-encoded, about 55 bytes a job
-    P:{q}:c   ZSET  completed, scored by finish time (retention: completed_ttl / completed_max)
-    P:{q}:x   ZSET  cancelled, scored by finish time (same retention as completed)
-    P:{q}:d   ZSET  dead-lettered (status failed), scored by death time (dead_ttl / dead_max)
-    P:{q}:m   HASH  stats: counters, "seq" (FIFO sequence), durations per type, tenant counts
+    P:{q}:c   ZSET  completed, scored by finish order ("fseq"; the time is in the record), trimmed
+                    by completed_ttl / completed_max
+    P:{q}:x   ZSET  cancelled, the same way (same retention as completed)
+    P:{q}:d   ZSET  dead-lettered (status failed), the same way (dead_ttl / dead_max)
+    P:{q}:m   HASH  stats: counters, "seq" (FIFO sequence), "fseq", durations per type
+                    (dn/ds/dl/dh:<type>), tenant gauges (tp/tr/tc/tf:<tenant>)
     P:{q}:t   HASH  throughput: finish second -> jobs finished in that second (pruned)
     P:{q}:u   HASH  unique key -> id of the non-terminal job holding it
     P:{q}:k   SET   ids of running jobs whose cancellation was requested
@@ -25,7 +27,7 @@ Global keys (outside any queue's slot; only ever touched by single-key commands)
     P:queues      SET   every queue that ever held a job (find-by-id asks each queue's :j)
     P:workers     HASH  worker id -> "<expires_at>|<WorkerInfo JSON>"
     P:schedules   HASH  schedule name -> Schedule JSON
-    P:o:<key>     STR   cron occurrence claims (SET NX PX)
+    P:o:<key>     STR   cron occurrence claims: expiry by the store's clock, PX for cleanup
 
 No Lua script touches keys of two slots: every script gets the base of one queue's keys
 (``P:{q}:``, which routes it in Cluster) and touches only keys under it.

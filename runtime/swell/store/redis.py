@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.resources
 import logging
 import os
@@ -94,6 +95,7 @@ _REFUSED = re.compile(r"^Error \S+ connecting to \S+?\.\s+")
 _Call = tuple[AsyncScript, QueueKeys, list[Any]]
 
 
+@functools.cache
 def _script_source(name: str) -> str:
     lua = importlib.resources.files("swell.store") / "lua"
     return (lua / "lib.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
@@ -117,7 +119,7 @@ class RedisStore:
         self._global = GlobalKeys(self._prefix)
         self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
         self._keys: dict[str, QueueKeys] = {}
-        self._registered: set[str] = set()  # queues this process knows are in P:queues
+        self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
         kw = client.connection_pool.connection_kwargs
         self._where = kw.get("path") or f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
         self._tls = "ssl" in str(client.connection_pool.connection_class).lower()
