@@ -425,23 +425,25 @@ def cluster_node(tmp_path: Path) -> Iterator[int]:
     exe = shutil.which("redis-server")
     assert exe is not None
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                             "--cluster-port", str(free_port()),  # not port+10000: may pass 65535
                              "--cluster-config-file", str(tmp_path / "nodes.conf"), "--save", "",
                              "--appendonly", "no", "--dir", str(tmp_path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        client = redis.Redis(port=port, socket_timeout=1)
-        deadline = time.monotonic() + 10
+        client = redis.Redis(port=port, socket_timeout=5)
+        deadline = time.monotonic() + 30  # generous: the machine may be busy
         while True:
             try:
                 client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
                 break
             except redis.ConnectionError:
+                assert proc.poll() is None, "redis-server --cluster-enabled exited"
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.02)
+                time.sleep(0.05)
         while client.cluster("info")["cluster_state"] != "ok":  # type: ignore[index]
             assert time.monotonic() < deadline, "the one-node cluster never became ok"
-            time.sleep(0.02)
+            time.sleep(0.05)
         client.close()
         yield port
     finally:
