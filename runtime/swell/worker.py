@@ -75,6 +75,8 @@ MIN_POLL = 0.005  # first idle wait; doubles up to poll_interval while queues st
 _CANCELLED = "cancelled"
 _LOST = "lost"
 _SHUTDOWN = "shutdown"
+_ABANDONED = "abandoned"  # ignored cancellation past the grace: reported for it, result dropped
+ABANDON_AFTER = 5.0  # seconds past the grace a job may take to honour its cancellation
 
 
 class _Slot:
@@ -154,6 +156,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self.stall_timeout = stall_timeout
+        self.abandon_after = ABANDON_AFTER
         self.handle_signals = handle_signals
         self.use_scheduler = scheduler
         self.host = socket.gethostname()
@@ -419,8 +422,8 @@ class Worker:
                     log.warning("job %s (%s) dead-lettered (%s): %s", job.id, job.type, outcome.reason,
                                 outcome.error.message if outcome.error else "")
         finally:
-            del self._running[job.id]
-        if outcome is not None:
+            self._running.pop(job.id, None)
+        if outcome is not None and slot.stop != _ABANDONED:
             self._outcomes.append(outcome)
             wake = self._wake
             if wake is not None and not wake.is_set():
@@ -486,6 +489,17 @@ class Worker:
                         self.id, len(pending), self.shutdown_grace)
         for slot in pending:
             self._stop_slot(slot, _SHUTDOWN)
+        if time.monotonic() < self._stop_deadline + self.abandon_after:
+            return
+        for slot in list(self._running.values()):
+            # An async handler that swallows CancelledError: report for it and stop waiting.
+            log.error("worker %s: job %s ignores cancellation; abandoning it", self.id, slot.job.id)
+            if slot.stop == _CANCELLED:
+                self._outcomes.append(cancelled_outcome(slot.job, None))
+            elif slot.stop != _LOST:
+                self._outcomes.append(Outcome(slot.job, OutcomeKind.RELEASE))
+            slot.stop = _ABANDONED
+            del self._running[slot.job.id]
 
     def _past_final_deadline(self) -> bool:
         return (self._stop_deadline is not None and self._outage_since is not None

@@ -32,29 +32,32 @@ async def redis_app(redis_url: str, key_prefix: str) -> AsyncIterator[App]:
     await app.close()
 
 
-def start_worker(redis_url: str, key_prefix: str, *, lease: float = 1.0, grace: float = 10.0
+def start_worker(redis_url: str, key_prefix: str, log: Path, *, lease: float = 1.0, grace: float = 10.0
                  ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, str(HERE / "worker_app.py"), redis_url, key_prefix, str(lease), str(grace)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    """The worker of worker_app.py in a subprocess; its log goes to ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, str(HERE / "worker_app.py"), redis_url, key_prefix, str(lease), str(grace)],
+            stdout=subprocess.DEVNULL, stderr=out,
+        )
 
 
-async def wait_exit(proc: subprocess.Popen[bytes], timeout: float = 30) -> tuple[int, str]:
-    _, err = await asyncio.to_thread(proc.communicate, None, timeout)
-    return proc.returncode, err.decode(errors="replace")
+async def wait_exit(proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> tuple[int, str]:
+    code = await asyncio.to_thread(proc.wait, timeout)
+    return code, await asyncio.to_thread(log.read_text, errors="replace")
 
 
 async def test_sigterm_finishes_or_returns_running_jobs_and_exits_0(
         redis_app: App, redis_url: str, key_prefix: str, tmp_path: Path) -> None:
     quick = await redis_app.enqueue("slow", {"marker": str(tmp_path / "quick"), "first": 1.0})
     stuck = await redis_app.enqueue("slow_sync", {"marker": str(tmp_path / "stuck"), "first": 60})
-    proc = start_worker(redis_url, key_prefix, grace=3.0)
+    log = tmp_path / "worker.log"
+    proc = start_worker(redis_url, key_prefix, log, grace=3.0)
     try:
         for job in (quick, stuck):
             await wait_status(redis_app, job.id, Status.RUNNING, timeout=30)
         proc.send_signal(signal.SIGTERM)
-        code, err = await wait_exit(proc)
+        code, err = await wait_exit(proc, log)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -72,7 +75,7 @@ async def test_sigkill_mid_job_runs_it_again_once_after_the_lease(
         redis_app: App, redis_url: str, key_prefix: str, tmp_path: Path) -> None:
     marker = str(tmp_path / "marker")
     job = await redis_app.enqueue("slow", {"marker": marker, "first": 60, "then": 0})
-    proc = start_worker(redis_url, key_prefix, lease=1.0)
+    proc = start_worker(redis_url, key_prefix, tmp_path / "worker.log", lease=1.0)
     try:
         await wait_status(redis_app, job.id, Status.RUNNING, timeout=30)
         await wait_for(lambda: _true(runs(marker) == 1))
@@ -128,3 +131,23 @@ async def test_redis_outage_and_recovery(redis_server: Any, tmp_path: Path,
         assert any("reachable again" in r.getMessage() for r in caplog.records)
     finally:
         await app.close()
+
+
+async def test_a_second_signal_exits_at_once(redis_app: App, redis_url: str, key_prefix: str,
+                                             tmp_path: Path) -> None:
+    job = await redis_app.enqueue("slow_sync", {"marker": str(tmp_path / "m"), "first": 60})
+    log = tmp_path / "worker.log"
+    proc = start_worker(redis_url, key_prefix, log, grace=60.0)
+    try:
+        await wait_status(redis_app, job.id, Status.RUNNING, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        await wait_for(lambda: _true("SIGTERM received" in log.read_text()), timeout=15)
+        proc.send_signal(signal.SIGTERM)
+        code, err = await wait_exit(proc, log, timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 1 and "exiting now" in err, err
+    # Still claimed by the dead process: its lease (1 s here) brings it back via the reaper.
+    assert (await redis_app.get(job.id)).status is Status.RUNNING

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from typing import Any
@@ -490,3 +491,40 @@ async def test_a_result_the_store_cannot_encode_fails_only_that_job(app: App) ->
     assert failed.status is Status.FAILED and failed.dead_reason == "unstorable result"
     assert failed.error is not None and failed.error.type == "UnstorableResult"
     assert (await app.get(good.id)).result == [1, 2]
+
+
+async def test_a_handler_ignoring_cancellation_does_not_block_shutdown(app: App) -> None:
+    started = asyncio.Event()
+    give_up = asyncio.Event()
+
+    @app.job()
+    async def stubborn(args: dict[str, Any]) -> str:
+        started.set()
+        while not give_up.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await give_up.wait()
+        return "late"
+
+    job = await app.enqueue("stubborn")
+    worker = Worker(app, handle_signals=False, shutdown_grace=0.1)
+    worker.abandon_after = 0.2
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), 15)
+    worker.stop()
+    await asyncio.wait_for(task, 20)
+    back = await app.get(job.id)
+    assert back.status is Status.PENDING and back.attempts == 0 and back.result is None
+    give_up.set()
+    await asyncio.sleep(0)  # let the abandoned handler end: its late result is dropped
+    assert (await app.get(job.id)).status is Status.PENDING
+
+
+async def test_default_queues_are_those_of_the_handlers(app: App) -> None:
+    assert Worker(app).queues == ["default"]
+    app.register("a", lambda args: None, queue="emails")
+    app.register("b", lambda args: None, queue="reports")
+    app.register("c", lambda args: None, queue="emails")
+    assert Worker(app).queues == ["emails", "reports"]
+    assert Worker(app, queues=["x"]).queues == ["x"]
+    with pytest.raises(ValueError, match="one weight per queue"):
+        Worker(app, weights=[1.0])
