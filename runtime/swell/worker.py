@@ -44,7 +44,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -65,6 +65,9 @@ from swell.stats import WorkerInfo
 from swell.store.base import Outcome, OutcomeKind
 from swell.tenant import resolve_tenant
 from swell.threadpool import ThreadPool
+
+if TYPE_CHECKING:
+    from swell.monitor.observer import JobObserver
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,8 @@ class Worker:
     stall_timeout:      the watchdog restarts a fetch loop that made no progress this long.
     handle_signals:     install SIGTERM/SIGINT handlers while running (main thread only).
     scheduler:          run ``swell.scheduler.Scheduler`` (delayed jobs, retries, cron).
+    observer:           told of every start, outcome, lost lease and reap (e.g. the Prometheus
+                        ``swell.monitor.WorkerMetrics``); see ``swell.monitor.observer.JobObserver``.
     """
 
     def __init__(
@@ -137,6 +142,7 @@ class Worker:
         handle_signals: bool = True,
         scheduler: bool = True,
         worker_id: str | None = None,
+        observer: JobObserver | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -159,6 +165,7 @@ class Worker:
         self.abandon_after = ABANDON_AFTER
         self.handle_signals = handle_signals
         self.use_scheduler = scheduler
+        self.observer = observer
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.pod = os.environ.get("POD_NAME") or self.host
@@ -331,6 +338,8 @@ class Worker:
     def _start(self, job: Job) -> None:
         slot = _Slot(job, self._handlers.get(job.type))
         self._running[job.id] = slot
+        if self.observer is not None:
+            self._observe("on_start", job)
         loop = self._loop
         assert loop is not None  # set by run()
         slot.task = loop.create_task(self._execute(slot))
@@ -423,11 +432,24 @@ class Worker:
                                 outcome.error.message if outcome.error else "")
         finally:
             self._running.pop(job.id, None)
-        if outcome is not None and slot.stop != _ABANDONED:
-            self._outcomes.append(outcome)
-            wake = self._wake
-            if wake is not None and not wake.is_set():
-                wake.set()
+        if slot.stop == _ABANDONED:
+            return
+        if outcome is None:
+            if self.observer is not None:
+                self._observe("on_lost", job)
+            return
+        self._outcomes.append(outcome)
+        if self.observer is not None:
+            self._observe("on_outcome", outcome)
+        wake = self._wake
+        if wake is not None and not wake.is_set():
+            wake.set()
+
+    def _observe(self, hook: str, *args: Any) -> None:
+        try:
+            getattr(self.observer, hook)(*args)
+        except Exception:  # metrics must never break job processing
+            log.debug("observer %s failed", hook, exc_info=True)
 
     async def _invoke(self, slot: _Slot, handler: Handler) -> Any:
         job = slot.job
@@ -494,10 +516,15 @@ class Worker:
         for slot in list(self._running.values()):
             # An async handler that swallows CancelledError: report for it and stop waiting.
             log.error("worker %s: job %s ignores cancellation; abandoning it", self.id, slot.job.id)
+            outcome: Outcome | None = None
             if slot.stop == _CANCELLED:
-                self._outcomes.append(cancelled_outcome(slot.job, None))
+                outcome = cancelled_outcome(slot.job, None)
             elif slot.stop != _LOST:
-                self._outcomes.append(Outcome(slot.job, OutcomeKind.RELEASE))
+                outcome = Outcome(slot.job, OutcomeKind.RELEASE)
+            if outcome is not None:
+                self._outcomes.append(outcome)
+                if self.observer is not None:
+                    self._observe("on_outcome", outcome)
             slot.stop = _ABANDONED
             del self._running[slot.job.id]
 
@@ -576,6 +603,8 @@ class Worker:
             self._last_reap = now
             for queue in self.queues:
                 reaped = await self.store.reap_expired(queue)
+                if self.observer is not None:
+                    self._observe("on_reap", queue, reaped)
                 if reaped.requeued or reaped.dead:
                     log.info("queue %s: %d expired leases requeued, %d dead-lettered as poison",
                              queue, len(reaped.requeued), len(reaped.dead))

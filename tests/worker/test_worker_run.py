@@ -16,8 +16,9 @@ from swell.app import App
 from swell.clock import ManualClock
 from swell.context import JobContext
 from swell.errors import PermanentError, Retry
-from swell.job import Status
+from swell.job import Job, Status
 from swell.retry import RetryPolicy
+from swell.store.base import Outcome, ReapReport
 from swell.worker import Worker
 
 NO_JITTER = RetryPolicy(initial=1.0, factor=2.0, jitter=0.0)
@@ -528,3 +529,33 @@ async def test_default_queues_are_those_of_the_handlers(app: App) -> None:
     assert Worker(app, queues=["x"]).queues == ["x"]
     with pytest.raises(ValueError, match="one weight per queue"):
         Worker(app, weights=[1.0])
+
+
+class Recorder:
+    """A JobObserver that records what the worker reports."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def on_start(self, job: Job) -> None:
+        self.events.append(("start", job.type))
+
+    def on_outcome(self, outcome: Outcome) -> None:
+        self.events.append((outcome.kind.value, outcome.job.type))
+
+    def on_lost(self, job: Job) -> None:
+        self.events.append(("lost", job.type))
+
+    def on_reap(self, queue: str, report: ReapReport) -> None:
+        self.events.append(("reap", queue))
+
+
+async def test_the_observer_hears_every_start_and_outcome(app: App) -> None:
+    app.register("ok", lambda args: 1)
+    app.register("broken", lambda args: 1 / 0, max_retries=0)
+    await app.enqueue("ok")
+    await app.enqueue("broken")
+    recorder = Recorder()
+    await burst(app, concurrency=1, observer=recorder)
+    jobs = [e for e in recorder.events if e[0] != "reap"]
+    assert jobs == [("start", "ok"), ("complete", "ok"), ("start", "broken"), ("fail", "broken")]
