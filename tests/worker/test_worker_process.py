@@ -151,3 +151,18 @@ async def test_a_second_signal_exits_at_once(redis_app: App, redis_url: str, key
     assert code == 1 and "exiting now" in err, err
     # Still claimed by the dead process: its lease (1 s here) brings it back via the reaper.
     assert (await redis_app.get(job.id)).status is Status.RUNNING
+
+
+async def test_app_from_a_redis_url(redis_url: str, key_prefix: str) -> None:
+    pytest.importorskip("swell.store.redis")
+    from swell.settings import Settings
+    from swell.worker import Worker
+
+    app = App(redis_url=redis_url, settings=Settings(key_prefix=key_prefix))
+    try:
+        app.register("echo", lambda args: args)
+        job = await app.enqueue("echo", {"hello": "redis"})
+        await Worker(app, handle_signals=False).run(burst=True)
+        assert (await app.get(job.id)).result == {"hello": "redis"}
+    finally:
+        await app.close()
