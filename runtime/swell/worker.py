@@ -570,9 +570,11 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         while True:
             try:
-                await self._heartbeat()
-            except asyncio.CancelledError:
-                raise
+                # A store call hanging on a dead connection must not stop the watchdog below.
+                async with asyncio.timeout(max(1.0, self.app.settings.lease / 2)):
+                    await self._heartbeat()
+            except TimeoutError:
+                self._store_failed("heartbeat", StoreUnavailable("the heartbeat timed out"))
             except Exception as exc:
                 self._store_failed("heartbeat", exc)
             self._watchdog()
