@@ -18,7 +18,7 @@ VENV = "arq-env"
 IO_CONCURRENCY = True
 NOTES = {
     "recovery": "in-progress key TTL = job_timeout + 10 s = 310 s by default, so a killed job "
-                "is re-run after ~310 s (> cap)",
+                "is re-run after ~310 s (> cap; 310 s measured in a one-off run with a 700 s cap)",
     "enqueue_batch": "no bulk enqueue API",
 }
 

@@ -17,7 +17,8 @@ VENV = None
 IO_CONCURRENCY = True
 NOTES = {
     "recovery": "unacked messages of a dead worker are requeued by broker maintenance, run on "
-                "~0.1% of fetches once the worker heartbeat (60 s) is stale",
+                "~0.1% of fetches once the worker heartbeat (60 s) is stale (not within 700 s in "
+                "a one-off run)",
     "enqueue_batch": "no bulk enqueue API (group() sends one message per actor call)",
 }
 

@@ -16,7 +16,7 @@ VENV = None
 IO_CONCURRENCY = True
 NOTES = {
     "recovery": "the sweep (every 60 s) aborts a job whose worker is gone; with the default "
-                "retries=1 it is not run again",
+                "retries=1 it is not run again (not within 700 s in a one-off run)",
     "enqueue_batch": "no bulk enqueue API (Queue.map enqueues one by one and waits for results)",
 }
 

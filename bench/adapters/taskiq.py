@@ -16,7 +16,9 @@ SETTINGS = ("taskiq + taskiq-redis RedisStreamBroker (the broker the taskiq-redi
 VENV = None
 IO_CONCURRENCY = True
 NOTES = {
-    "recovery": "unacked stream entries are reclaimed by XAUTOCLAIM after idle_timeout = 10 min (> cap)",
+    "recovery": "unacked stream entries idle for idle_timeout = 10 min are reclaimed by XAUTOCLAIM, "
+                "which runs only after a read returned new messages: on an idle queue, never (not "
+                "within 700 s in a one-off run)",
     "enqueue_batch": "no bulk enqueue API",
 }
 
