@@ -73,7 +73,7 @@ class App:
         self.resolver: TenantResolver | None = None
         self._schedules: dict[str, Schedule] = {}
         # Workers in this process wait on these to pick up new work without polling delay.
-        self._listeners: list[asyncio.Event] = []
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     # -- handlers --------------------------------------------------------------------------------
     def job(
@@ -261,17 +261,26 @@ class App:
 
     # -- in-process wake-ups ---------------------------------------------------------------------
     def listen(self, event: asyncio.Event) -> None:
-        self._listeners.append(event)
+        """Have ``notify`` set ``event`` (called by workers from their running event loop)."""
+        self._listeners.append((asyncio.get_running_loop(), event))
 
     def unlisten(self, event: asyncio.Event) -> None:
-        if event in self._listeners:
-            self._listeners.remove(event)
+        self._listeners = [(loop, e) for loop, e in self._listeners if e is not event]
 
     def notify(self) -> None:
-        """Wake workers of this process (same event loop) so new jobs start without a poll delay."""
-        for event in self._listeners:
-            with contextlib.suppress(RuntimeError):  # an event bound to another, closed loop
+        """Wake this process's workers so new jobs start without a poll delay (any thread)."""
+        if not self._listeners:
+            return
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, event in self._listeners:
+            if loop is current:
                 event.set()
+            else:
+                with contextlib.suppress(RuntimeError):  # that loop is closed
+                    loop.call_soon_threadsafe(event.set)
 
 
 def _spec_kwargs(spec: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:

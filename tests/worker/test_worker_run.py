@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel
 from worker_support import AppFactory, running_worker, wait_for, wait_status
 
+from swell import worker as worker_module
 from swell.app import App
 from swell.clock import ManualClock
 from swell.context import JobContext
@@ -559,3 +560,14 @@ async def test_the_observer_hears_every_start_and_outcome(app: App) -> None:
     await burst(app, concurrency=1, observer=recorder)
     jobs = [e for e in recorder.events if e[0] != "reap"]
     assert jobs == [("start", "ok"), ("complete", "ok"), ("start", "broken"), ("fail", "broken")]
+
+
+async def test_enqueue_from_another_thread_wakes_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker_module, "MIN_POLL", 60.0)  # only a wake-up can start the job soon
+    app = App()  # the memory store is shared by threads of one process
+    app.register("hi", lambda args: "hello")
+    async with running_worker(app, poll_interval=60):
+        await asyncio.sleep(0.1)  # let the worker reach its idle wait
+        job = await asyncio.to_thread(asyncio.run, app.enqueue("hi"))
+        done = await wait_status(app, job.id, Status.COMPLETED, timeout=10)
+    assert done.result == "hello"
