@@ -27,7 +27,11 @@ Semantics (documented for users in the README):
   A second signal exits the process at once; the leases bring its jobs back.
 * Store outage (``StoreUnavailable``): one log line, then capped exponential backoff; running
   jobs keep running and their outcomes are kept until the store is back. A watchdog restarts a
-  fetch loop that made no progress for ``stall_timeout`` seconds.
+  fetch loop that made no progress for ``stall_timeout`` seconds. An outcome the store refuses
+  (a result that is not JSON) dead-letters that job ("unstorable result"), not the batch.
+* Pick-up latency: idle workers poll every ``poll_interval`` (backing off from 5 ms); jobs
+  enqueued through the same App in the same process wake the worker at once.
+* A lost lease (reaped, handed to another worker) cancels the attempt and drops its result.
 """
 
 from __future__ import annotations
