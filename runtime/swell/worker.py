@@ -47,7 +47,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -230,6 +230,9 @@ class Worker:
         if self.use_scheduler and not burst:  # burst mode promotes due jobs itself when idle
             scheduler = Scheduler(self.app, self.queues)
             background.append(asyncio.create_task(scheduler.run(self._stopped), name="swell-scheduler"))
+        wait_for_work = getattr(self.store, "wait_for_work", None)
+        if callable(wait_for_work) and not burst:
+            background.append(asyncio.create_task(self._push_loop(wait_for_work), name="swell-push"))
         try:
             await self._supervise(burst)
         finally:
@@ -632,6 +635,23 @@ class Worker:
         if time.monotonic() - self._loop_beat > self.stall_timeout:
             self._restart_fetch = True
             task.cancel()
+
+    async def _push_loop(self, wait_for_work: Callable[[Sequence[str], float], Awaitable[bool]]
+                         ) -> None:
+        """Wake the fetch loop as soon as the store says work arrived (no polling delay).
+
+        Optional store method ``wait_for_work(queues, timeout) -> bool``: True once a job may
+        have become claimable in one of ``queues`` (e.g. Redis pub/sub from the enqueue script),
+        False after ``timeout`` seconds. Polling stays the fallback, so a missed push only delays.
+        """
+        while True:
+            try:
+                if await wait_for_work(self.queues, 1.0) and self._wake is not None:
+                    self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # an outage: the fetch loop reports and backs off
+                await asyncio.sleep(max(self._backoff, 0.5))
 
     async def _promote_due(self) -> None:
         try:

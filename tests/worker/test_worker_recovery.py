@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from worker_support import AppFactory, running_worker, wait_for, wait_status
 
+from swell import worker as worker_module
 from swell.app import App
 from swell.clock import ManualClock
 from swell.job import Job, Status
@@ -113,3 +116,37 @@ async def test_outcomes_survive_a_failing_settle(app: App) -> None:
             await wait_status(app, job.id, Status.COMPLETED)
     assert failures == 2
     assert [(await app.get(j.id)).result for j in jobs] == [0, 1, 2, 3, 4]
+
+
+class PushingStore(MemoryStore):
+    """A MemoryStore that announces new jobs, like a Redis store publishing from its enqueue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = asyncio.Event()
+
+    async def enqueue(self, job: Job) -> Job:
+        stored = await super().enqueue(job)
+        self.arrived.set()
+        return stored
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.arrived.wait()
+        pushed = self.arrived.is_set()
+        self.arrived.clear()
+        return pushed
+
+
+async def test_a_store_that_pushes_wakes_an_idle_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker_module, "MIN_POLL", 60.0)  # polling alone would take a minute
+    store = PushingStore()
+    consumer = App(store)
+    consumer.register("hi", lambda args: "hello")
+    producer = App(store)  # another App (as in another process): its notify() reaches no worker
+    async with running_worker(consumer, poll_interval=60):
+        await asyncio.sleep(0.1)  # let the worker reach its idle wait
+        job = await producer.enqueue("hi")
+        done = await wait_status(consumer, job.id, Status.COMPLETED, timeout=10)
+    assert done.result == "hello"
