@@ -29,7 +29,7 @@ Semantics (documented for users in the README):
   jobs keep running and their outcomes are kept until the store is back. A watchdog restarts a
   fetch loop that made no progress for ``stall_timeout`` seconds. An outcome the store refuses
   (a result that is not JSON) dead-letters that job ("unstorable result"), not the batch.
-* Pick-up latency: idle workers poll every ``poll_interval`` (backing off from 5 ms); jobs
+* Pick-up latency: idle workers poll every ``poll_interval`` (backing off from 1 ms); jobs
   enqueued through the same App in the same process wake the worker at once.
 * A lost lease (reaped, handed to another worker) cancels the attempt and drops its result.
 """
@@ -76,7 +76,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPLETE = OutcomeKind.COMPLETE
-MIN_POLL = 0.005  # first idle wait; doubles up to poll_interval while queues stay empty
+MIN_POLL = 0.001  # first idle wait; doubles up to poll_interval while queues stay empty
+HOT_WINDOW = 0.025  # seconds after the last claimed job during which idle waits stay at MIN_POLL
 
 # Why the worker stopped an attempt itself (slot.stop).
 _CANCELLED = "cancelled"
@@ -271,6 +272,7 @@ class Worker:
         assert self._wake is not None
         wake = self._wake
         idle_wait = MIN_POLL
+        last_claim = 0.0
         tried_promote = False
         while True:
             self._loop_beat = time.monotonic()
@@ -298,6 +300,7 @@ class Worker:
                         return
             elif claimed:
                 idle_wait = MIN_POLL
+                last_claim = time.monotonic()
                 tried_promote = False
                 if claimed < free:
                     continue  # more may have arrived meanwhile; the next claim finds out
@@ -314,7 +317,9 @@ class Worker:
                 timeout = 0.05
             elif free - claimed > 0:
                 timeout = idle_wait
-                idle_wait = min(idle_wait * 2, self.poll_interval)
+                # Poll fast for a moment after the last job (jobs come in bursts), then back off.
+                if time.monotonic() - last_claim > HOT_WINDOW:
+                    idle_wait = min(idle_wait * 2, self.poll_interval)
             else:
                 timeout = 1.0  # all slots busy: a finishing job wakes us
             if not wake.is_set():
