@@ -296,7 +296,7 @@ async def test_cancel_running_async_job_within_a_second(app: App) -> None:
         await asyncio.wait_for(cancelled.wait(), 15)
         noticed = time.monotonic() - t0
         final = await wait_status(app, job.id, Status.CANCELLED)
-    assert noticed < 3.0  # one heartbeat, with slack for a loaded machine
+    assert noticed < 5.0  # about one heartbeat (the lease is 30 s), with slack for a loaded machine
     assert final.status is Status.CANCELLED
 
 
@@ -440,13 +440,13 @@ async def test_worker_publishes_heartbeats_and_unregisters(app: App) -> None:
 
 
 async def test_cpu_bound_sync_job_keeps_its_lease(make_app: AppFactory) -> None:
-    app = await make_app(lease=1.0, reap_interval=0.1)
+    app = await make_app(lease=2.0, reap_interval=0.1)
     runs: list[int] = []
 
     @app.job()
     def crunch(args: dict[str, Any]) -> int:
         runs.append(1)
-        deadline = time.monotonic() + 2.5  # 2.5 leases of pure CPU, GIL held in bytecode
+        deadline = time.monotonic() + 4.5  # over 2 leases of pure CPU, GIL held in bytecode
         n = 0
         while time.monotonic() < deadline:
             n += sum(range(1000))
