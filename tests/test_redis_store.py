@@ -491,3 +491,46 @@ async def test_no_script_crosses_a_cluster_slot(cluster_node: int, clock: Manual
         assert [w.id for w in await store.workers()] == ["w"]
     finally:
         await store.close()
+
+
+# -- connection error wording ----------------------------------------------------------------
+async def test_refused_connection_message_is_exact_and_hides_the_password(clock: ManualClock) -> None:
+    port = free_port()  # nothing listens there
+    for url in (f"redis://127.0.0.1:{port}/0", f"redis://:hunter2-secret@127.0.0.1:{port}/0"):
+        store = RedisStore.from_url(url, clock=clock)
+        try:
+            for call in (store.ping(), store.claim("default", "w", 1), store.enqueue(mk(clock)),
+                         store.stats(), store.reap_expired("default")):
+                with pytest.raises(StoreUnavailable) as caught:
+                    await call
+                assert str(caught.value) == f"cannot reach Redis at 127.0.0.1:{port}: Connection refused"
+        finally:
+            await store.close()
+
+
+def test_refused_wording_without_an_errno_keeps_the_whole_host(clock: ManualClock) -> None:
+    """redis-py's text "Error <cause> connecting to <host:port>. <detail>." when no OSError with an
+    errno is chained: the reason never eats into the host."""
+    store = RedisStore.from_url("redis://:pw@127.0.0.1:1/0", clock=clock)
+    texts = {
+        "Error 111 connecting to 127.0.0.1:1. Connect call failed ('127.0.0.1', 1).":
+            "Connection refused",
+        "Error Multiple exceptions: [Errno 111] Connect call failed ('127.0.0.1', 1) "
+        "connecting to 127.0.0.1:1.": "Connection refused",
+        "Error 113 connecting to 127.0.0.1:1. No route to host.": "No route to host",
+        "Error connecting to 127.0.0.1:1.": "ConnectionError",
+    }
+    for text, reason in texts.items():
+        error = store._translate(redis.exceptions.ConnectionError(text))
+        assert str(error) == f"cannot reach Redis at 127.0.0.1:1: {reason}", text
+    assert store.clock is clock
+
+
+async def test_store_clock_is_public(redis_url: str, clock: ManualClock) -> None:
+    from swell.store.memory import MemoryStore
+
+    store = RedisStore.from_url(redis_url, clock=clock)
+    try:
+        assert store.clock is clock and MemoryStore(clock=clock).clock is clock
+    finally:
+        await store.close()

@@ -91,7 +91,7 @@ CHUNK = 500  # ids fetched per round trip by the query methods
 FIND_SCAN_LIMIT = 10_000  # find() reads at most this many jobs per queue and status (ops query)
 _KIND_CODE = {OutcomeKind.COMPLETE: "c", OutcomeKind.RETRY: "y", OutcomeKind.FAIL: "f",
               OutcomeKind.RELEASE: "l"}
-_REFUSED = re.compile(r"^Error \S+ connecting to \S+?\.\s+")
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
 _Call = tuple[AsyncScript, QueueKeys, list[Any]]
 
 
@@ -114,7 +114,7 @@ class RedisStore:
             raise ValueError("RedisStore needs a client with decode_responses=False (job records are bytes)")
         self._client = client
         self._settings = settings
-        self._clock = clock
+        self.clock = clock  # public: App takes its clock from the store
         self._prefix = check_prefix(settings.key_prefix)
         self._global = GlobalKeys(self._prefix)
         self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
@@ -187,13 +187,28 @@ class RedisStore:
             # a failover in progress: transient, like an outage
             return StoreUnavailable(f"Redis at {self._where} cannot take writes now: {text}")
         if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError):
-            reason = os_reason or _REFUSED.sub("", text).rstrip(".") or type(exc).__name__
+            reason = os_reason or self._reason(text) or type(exc).__name__
             if "SSL" in reason or "TLS" in reason:
                 return StoreTLSError(f"TLS with Redis at {self._where} failed: {reason}")
             if not self._tls and ("closed by server" in reason or "reset by peer" in reason):
                 reason += " (is it a TLS port? then use rediss://)"
             return StoreUnavailable(f"cannot reach Redis at {self._where}: {reason}")
         return StoreError(f"Redis at {self._where} failed: {text}")
+
+    def _reason(self, text: str) -> str:
+        """The cause in a redis-py connection error without an errno in its chain:
+        "Error <cause> connecting to <host:port>. [<detail>.]" -> the OS wording when an errno
+        shows, else the detail (or the cause), never the host twice."""
+        errno = _ERRNO.search(text)
+        if errno:
+            with contextlib.suppress(ValueError, OverflowError):
+                return os.strerror(int(errno.group(1)))
+        if "Connect call failed" in text:
+            return "Connection refused"  # asyncio's wording of ECONNREFUSED
+        head, marker, detail = text.partition(f" connecting to {self._where}.")
+        if marker:
+            return (detail.strip() or head.removeprefix("Error").strip()).rstrip(".")
+        return text.rstrip(".")
 
     async def _call(self, name: str, keys: QueueKeys, args: Sequence[Any]) -> Any:
         return await self._evalsha(self._scripts[name], keys, args)
@@ -263,7 +278,7 @@ class RedisStore:
     async def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
         if not jobs:
             return []
-        now = self._clock()
+        now = self.clock()
         jobs = [_fresh(job, now) for job in jobs]
         by_queue = _chunks_by_queue([job.queue for job in jobs])
         calls: list[_Call] = []
@@ -297,7 +312,7 @@ class RedisStore:
         if n > CLAIM_LIMIT:  # keeps each script call short
             return [job for k in range(0, n, CLAIM_LIMIT)
                     for job in await self.claim(queue, worker_id, min(CLAIM_LIMIT, n - k))]
-        now = self._clock()
+        now = self.clock()
         base = secrets.token_urlsafe(12) + "."
         reply = await self._call("claim", self._qkeys(queue), [
             fmt_time(now), n, fmt_time(now + self._settings.lease), worker_id, base, PROMOTE_LIMIT])
@@ -339,7 +354,7 @@ class RedisStore:
     async def _settle(self, outcomes: Sequence[Outcome], bury: bool = False) -> list[bool]:
         if not outcomes:
             return []
-        now = self._clock()
+        now = self.clock()
         head = [fmt_time(now), *self._retention(now), TRIM_LIMIT]
         by_queue = _chunks_by_queue([o.job.queue for o in outcomes])
         calls: list[_Call] = []
@@ -356,7 +371,7 @@ class RedisStore:
     async def extend_leases(self, queue: str, tokens: Mapping[str, str]) -> LeaseReport:
         if not tokens:
             return LeaseReport()
-        now = self._clock()
+        now = self.clock()
         args: list[Any] = [fmt_time(now), fmt_time(now + self._settings.lease)]
         for job_id, token in tokens.items():
             args += [job_id, token or ""]
@@ -365,7 +380,7 @@ class RedisStore:
                            cancel_requested=frozenset(map(_s, cancel)))
 
     async def promote_due(self, queue: str, limit: int = 1000) -> int:
-        return int(await self._call("promote", self._qkeys(queue), [fmt_time(self._clock()), limit]))
+        return int(await self._call("promote", self._qkeys(queue), [fmt_time(self.clock()), limit]))
 
     async def next_due_at(self, queue: str) -> float | None:
         async with self._errors():
@@ -383,7 +398,7 @@ class RedisStore:
         dead: list[str] = []
         s = self._settings
         while True:
-            now = self._clock()
+            now = self.clock()
             args = [fmt_time(now), token, REAP_LIMIT, s.max_redeliveries,
                     fmt_time(now - s.dead_ttl), s.dead_max, fmt_time(now - s.completed_ttl), s.completed_max]
             back, died, more, locked = await self._call("reap", keys, args)
@@ -399,7 +414,7 @@ class RedisStore:
     # -- control -----------------------------------------------------------------------------
     async def cancel(self, job_id: str) -> Job:
         queue, _ = await self._locate(job_id)
-        now = self._clock()
+        now = self.clock()
         s = self._settings
         code, record = await self._call("cancel", self._qkeys(queue), [
             fmt_time(now), job_id, fmt_time(now - s.completed_ttl), s.completed_max])
@@ -416,7 +431,7 @@ class RedisStore:
 
     async def replay(self, job_id: str) -> Job:
         queue, _ = await self._locate(job_id)
-        now = fmt_time(self._clock())
+        now = fmt_time(self.clock())
         code, record = await self._call("replay", self._qkeys(queue), [now, "one", job_id])
         code = _s(code)
         if code == "missing":
@@ -431,7 +446,7 @@ class RedisStore:
     async def replay_dead(self, queue: str, limit: int = 1000) -> int:
         if limit <= 0:
             return 0
-        now = fmt_time(self._clock())
+        now = fmt_time(self.clock())
         return int(await self._call("replay", self._qkeys(queue), [now, "oldest", limit]))
 
     async def purge(self, queue: str | None = None, statuses: Sequence[Status] = (Status.COMPLETED,),
@@ -443,7 +458,7 @@ class RedisStore:
         codes = [STATUS_CODE[s] for s in dict.fromkeys(statuses)]
         if not codes:
             return 0
-        cutoff = fmt_time(self._clock() - older_than)
+        cutoff = fmt_time(self.clock() - older_than)
         total = 0
         for q in [queue] if queue else await self.queues():
             while True:
@@ -572,7 +587,7 @@ class RedisStore:
         return sorted(_s(m) for m in members)
 
     async def stats(self) -> Stats:
-        now = self._clock()
+        now = self.clock()
         known = sorted(self._registered)
         calls: list[_Call] = [(self._scripts["stats"], self._qkeys(q), [fmt_time(now)]) for q in known]
         before = [["SMEMBERS", self._global.queues], ["HGETALL", self._global.workers]]
@@ -610,7 +625,7 @@ class RedisStore:
 
     # -- workers and schedules ---------------------------------------------------------------
     async def register_worker(self, info: WorkerInfo) -> None:
-        now = self._clock()
+        now = self.clock()
         info = replace(info, last_heartbeat=now)
         value = fmt_time(now + self._settings.worker_ttl).encode() + b"|" + orjson.dumps(info.to_dict())
         async with self._errors():
@@ -623,7 +638,7 @@ class RedisStore:
     async def workers(self) -> list[WorkerInfo]:
         async with self._errors():
             raw = await self._client.hgetall(self._global.workers)
-        now = self._clock()
+        now = self.clock()
         live = self._live_workers(raw, now)
         gone = [k for k in raw if _s(k) not in {w.id for w in live}]
         if gone:  # lazy cleanup of workers that stopped heartbeating
@@ -645,7 +660,7 @@ class RedisStore:
         return sorted(live, key=lambda w: w.id)
 
     async def claim_occurrence(self, key: str, ttl: float) -> bool:
-        now = self._clock()
+        now = self.clock()
         async with self._errors():
             return bool(await self._scripts["occurrence"](
                 keys=[self._global.occurrence(key)],
