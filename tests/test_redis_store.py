@@ -534,3 +534,4 @@ async def test_store_clock_is_public(redis_url: str, clock: ManualClock) -> None
         assert store.clock is clock and MemoryStore(clock=clock).clock is clock
     finally:
         await store.close()
+

@@ -32,6 +32,12 @@ Semantics (documented for users in the README):
 * Pick-up latency: idle workers poll every ``poll_interval`` (backing off from 1 ms); jobs
   enqueued through the same App in the same process wake the worker at once.
 * A lost lease (reaped, handed to another worker) cancels the attempt and drops its result.
+* Crash recovery: every worker sweeps its queues each ``Settings.reap_interval`` (1 s). A job
+  comes back when its lease (30 s) expires, or sooner when its worker registered and its
+  heartbeat stood still for ``Settings.worker_dead_after`` (5 s): a SIGKILLed worker's jobs
+  start again in about 6 s. So the event loop must not block that long (an async handler doing
+  blocking work): its jobs would be handed to another worker. A graceful stop releases its
+  jobs before unregistering, so nothing it gives back is counted as a redelivery.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A small swell app run as a worker subprocess by the process tests (not the `swell` CLI).
 
-    python worker_app.py REDIS_URL KEY_PREFIX LEASE GRACE
+    python worker_app.py REDIS_URL KEY_PREFIX LEASE GRACE     (LEASE 0: default settings)
 
 The handlers append one line per run to ``args["marker"]`` so the tests can count runs.
 """
@@ -46,7 +46,9 @@ def slow_sync(args: dict[str, Any]) -> str:
 def build_app(url: str, prefix: str, lease: float) -> App:
     from swell.store.redis import RedisStore
 
-    settings = Settings(key_prefix=prefix, lease=lease, reap_interval=min(0.5, lease / 2))
+    # lease <= 0: every setting at its default (lease 30 s, dead workers found after 5 s)
+    settings = (Settings(key_prefix=prefix, lease=lease, reap_interval=min(0.5, lease / 2)) if lease > 0
+                else Settings(key_prefix=prefix))
     app = App(RedisStore.from_url(url, settings=settings))
     app.register("slow", slow)
     app.register("slow_sync", slow_sync)
@@ -56,7 +58,8 @@ def build_app(url: str, prefix: str, lease: float) -> App:
 async def main(url: str, prefix: str, lease: float, grace: float) -> None:
     app = build_app(url, prefix, lease)
     try:
-        await Worker(app, concurrency=4, shutdown_grace=grace, heartbeat_interval=0.2).run()
+        options: dict[str, Any] = {"heartbeat_interval": 0.2} if lease > 0 else {}
+        await Worker(app, concurrency=4, shutdown_grace=grace, **options).run()
     finally:
         await app.close()
 

@@ -11,6 +11,11 @@ Rules every adapter follows (the contract suite in tests/contract checks them):
   expired (and whose job was handed to someone else) gets ``False`` and changes nothing.
 * ``reap_expired`` moves running jobs whose lease ran out back to pending (counting a
   redelivery); beyond ``Settings.max_redeliveries`` it dead-letters them with reason "poison".
+  It does the same, lease or not, for the running jobs of a worker that registered
+  (``register_worker``) and whose heartbeat record the sweeper has watched stay unchanged for
+  ``Settings.worker_dead_after`` seconds of the store's clock (``swell.store.liveness``):
+  a crashed worker's jobs come back in seconds, not after the lease. Unregistered workers
+  (never registered, or ``unregister_worker`` on a graceful exit) wait for their leases.
 * A record that cannot be decoded is moved to the dead-letter queue with a reason; processing
   of other jobs goes on.
 * Nothing is ever silently dropped.
@@ -145,7 +150,8 @@ class Store(Protocol):
         ...
 
     async def reap_expired(self, queue: str) -> ReapReport:
-        """Return expired leases to pending (or dead-letter poison jobs). One sweeper at a time."""
+        """Return expired leases, and the jobs of dead workers, to pending (or dead-letter poison
+        jobs). One sweeper at a time."""
         ...
 
     # -- control -----------------------------------------------------------------------------

@@ -17,8 +17,11 @@ Semantics shared with ``RedisStore`` (the contract suite in tests/contract check
   ``cancel_requested``; then ``complete`` records COMPLETED (the work did finish), while
   ``retry``, ``fail``, ``release`` and an expired lease all end it CANCELLED (error kept), so
   a cancelled job never runs again. Cancelling a terminal job raises InvalidTransition.
-* Poison: the lease of a job expiring more than ``max_redeliveries`` times dead-letters it with
-  reason ``"poison: lease expired N times"``.
+* Dead workers: ``reap_expired`` also requeues the running jobs of a registered worker whose
+  heartbeat it has watched stand still for ``Settings.worker_dead_after`` (see
+  ``swell.store.liveness``), lease or not; that counts a redelivery like an expired lease.
+* Poison: the lease of a job expiring (or its worker dying) more than ``max_redeliveries`` times
+  dead-letters it with reason ``"poison: lease expired N times"``.
 * ``replay`` resets attempts and redeliveries, clears ``dead_reason`` and keeps the last error.
 * Enqueueing an id that already exists returns the stored job (idempotent client retries).
 * Retention, trimmed per queue at each completion/dead-lettering/cancellation: completed and
@@ -48,6 +51,7 @@ from swell.job import TERMINAL, Job, JobError, Priority, Status, priority_score,
 from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.stats import PRIORITY_NAMES, DurationStats, QueueStats, Stats, TenantStats, WorkerInfo
 from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapReport, Schedule
+from swell.store.liveness import HeartbeatWatch
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +111,7 @@ class MemoryStore:
         self._tenants: dict[str, _Tenant] = {}
         self._seq = itertools.count(1)
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}  # id -> (info, expires_at)
+        self._watch = HeartbeatWatch(settings.worker_dead_after)  # dead workers (reap_expired)
         self._occurrences: dict[str, float] = {}  # key -> expires_at
         self._occurrence_limit = 1024
         self._schedules: dict[str, Schedule] = {}
@@ -324,6 +329,12 @@ class MemoryStore:
             if q is None:
                 return ReapReport()
             expired = [job_id for job_id, until in q.running.items() if until < now]
+            beats = {worker_id: expires for worker_id, (_, expires) in self._workers.items()}
+            gone = self._watch.dead(beats, now)
+            if gone:  # running jobs of workers whose heartbeat stopped, whatever their lease says
+                late = set(expired)
+                expired += [job_id for job_id in q.running
+                            if job_id not in late and self._jobs[job_id].worker_id in gone]
             requeued: list[str] = []
             dead: list[str] = []
             for job_id in expired:
@@ -346,7 +357,8 @@ class MemoryStore:
                     self._put(stored, back)
                     self._push_pending(q, back, now, new_place=False)
                     requeued.append(job_id)
-                    log.info("job %s in queue %s: lease expired, back to pending", job_id, queue)
+                    log.info("job %s in queue %s: lease expired or worker dead, back to pending",
+                             job_id, queue)
             return ReapReport(requeued=tuple(requeued), dead=tuple(dead))
 
     # -- control -----------------------------------------------------------------------------

@@ -67,6 +67,7 @@ from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.stats import PRIORITY_NAMES, DurationStats, QueueStats, Stats, TenantStats, WorkerInfo
 from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapReport, Schedule
 from swell.store.keys import GlobalKeys, QueueKeys, check_prefix
+from swell.store.liveness import HeartbeatWatch
 from swell.store.record import (
     CODE_STATUS,
     CORRUPT_TYPE,
@@ -113,6 +114,7 @@ class RedisStore:
         if client.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisStore needs a client with decode_responses=False (job records are bytes)")
         self._client = client
+        self.settings = settings  # public, like clock: App and Worker take the store's settings
         self._settings = settings
         self.clock = clock  # public: App takes its clock from the store
         self._prefix = check_prefix(settings.key_prefix)
@@ -120,6 +122,8 @@ class RedisStore:
         self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
         self._keys: dict[str, QueueKeys] = {}
         self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
+        self._watch = HeartbeatWatch(settings.worker_dead_after)  # dead workers (reap_expired)
+        self._swept: dict[tuple[str, str], bytes] = {}  # (queue, dead worker) -> record when swept
         kw = client.connection_pool.connection_kwargs
         self._where = kw.get("path") or f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
         self._tls = "ssl" in str(client.connection_pool.connection_class).lower()
@@ -235,15 +239,12 @@ class RedisStore:
         todo = list(range(len(calls)))
         async with self._errors():
             for attempt in range(3):
-                pipe: Pipeline
-                async with self._client.pipeline(transaction=False) as pipe:
-                    head = before if attempt == 0 else ()
-                    for command in head:
-                        pipe.execute_command(*command)
-                    for i in todo:
-                        script, keys, args = calls[i]
-                        pipe.evalsha(script.sha, 1, keys.base, *args)
-                    replies = (await pipe.execute(raise_on_error=False))[len(head):]
+                head = before if attempt == 0 else ()
+                replies = await self._pipelined(head, [calls[i] for i in todo])
+                for reply in replies[:len(head)]:
+                    if isinstance(reply, Exception):
+                        raise reply
+                replies = replies[len(head):]
                 missing = []
                 for i, reply in zip(todo, replies, strict=True):
                     if isinstance(reply, rexc.NoScriptError):
@@ -258,6 +259,26 @@ class RedisStore:
                     await self._client.script_load(script.script)
                 todo = missing
         raise StoreError(f"Redis at {self._where} keeps forgetting swell's scripts (NOSCRIPT)")
+
+    async def _pipelined(self, commands: Sequence[Sequence[Any]],
+                         scripts: Sequence[_Call] = ()) -> list[Any]:
+        """Plain commands then script calls in one pipeline; errors come back as replies.
+
+        Shielded from cancellation: redis-py hands a pipeline's connection back to the pool
+        when cancelled between sending and reading, and the next command on that connection
+        would read the stale replies (a worker cancels its heartbeat at every shutdown)."""
+        async def run() -> list[Any]:
+            pipe: Pipeline
+            async with self._client.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                for script, keys, args in scripts:
+                    pipe.evalsha(script.sha, 1, keys.base, *args)
+                return await pipe.execute(raise_on_error=False)  # type: ignore[no-any-return]
+
+        task = asyncio.ensure_future(run())
+        task.add_done_callback(_consume)
+        return await asyncio.shield(task)
 
     def _register(self, queues: Sequence[str]) -> list[list[Any]]:
         """SADD of the queues, sent in the enqueue's pipeline every time (not only the first):
@@ -391,25 +412,52 @@ class RedisStore:
         keys = self._qkeys(queue)
         token = secrets.token_hex(8)
         lock_ms = max(1000, int(self._settings.reap_interval * 1000))
+        watching = self._watch.dead_after > 0
         async with self._errors():
-            if not await self._client.set(keys.reap_lock, token, nx=True, px=lock_ms):
-                return ReapReport(skipped=True)
+            try:
+                # The lock (queue slot) and the heartbeats (global key): two single-key commands.
+                commands: list[Sequence[Any]] = [["SET", keys.reap_lock, token, "NX", "PX", lock_ms]]
+                if watching:
+                    commands.append(["HGETALL", self._global.workers])
+                locked, *beats = replies = await self._pipelined(commands)
+                for reply in replies:
+                    if isinstance(reply, Exception):
+                        raise reply
+            except rexc.RedisError:
+                self._watch.forget()  # we could not look: start watching afresh
+                raise
+        gone: list[str] = []
+        if watching:
+            raw = beats[0]
+            if isinstance(raw, list):  # RESP2 without the HGETALL callback: flat list
+                raw = dict(zip(raw[::2], raw[1::2], strict=True))
+            current = {_s(k): bytes(v) for k, v in raw.items()}
+            dead = self._watch.dead(current, self.clock())
+            # Sweep each dead worker's jobs once per queue (until its record changes again).
+            self._swept = {key: beat for key, beat in self._swept.items() if key[1] in dead}
+            gone = sorted(w for w in dead if self._swept.get((queue, w)) != current[w])
+        if not locked:
+            return ReapReport(skipped=True)
         requeued: list[str] = []
-        dead: list[str] = []
+        dead_lettered: list[str] = []
         s = self._settings
         while True:
             now = self.clock()
-            args = [fmt_time(now), token, REAP_LIMIT, s.max_redeliveries,
-                    fmt_time(now - s.dead_ttl), s.dead_max, fmt_time(now - s.completed_ttl), s.completed_max]
-            back, died, more, locked = await self._call("reap", keys, args)
+            args = [fmt_time(now), token, REAP_LIMIT, s.max_redeliveries, fmt_time(now - s.dead_ttl),
+                    s.dead_max, fmt_time(now - s.completed_ttl), s.completed_max,
+                    orjson.dumps(gone) if gone else ""]
+            back, died, more, still_locked = await self._call("reap", keys, args)
             requeued += map(_s, back)
-            dead += map(_s, died)
-            if not more or not locked:
+            dead_lettered += map(_s, died)
+            if not more or not still_locked:
                 break
-        if requeued or dead:
-            log.info("queue %s: %d expired leases requeued, %d dead-lettered as poison",
-                     queue, len(requeued), len(dead))
-        return ReapReport(requeued=tuple(requeued), dead=tuple(dead))
+        if still_locked and not more:
+            for w in gone:
+                self._swept[(queue, w)] = current[w]
+        if requeued or dead_lettered:
+            log.info("queue %s: %d jobs of expired leases or dead workers requeued, %d dead-lettered "
+                     "as poison", queue, len(requeued), len(dead_lettered))
+        return ReapReport(requeued=tuple(requeued), dead=tuple(dead_lettered))
 
     # -- control -----------------------------------------------------------------------------
     async def cancel(self, job_id: str) -> Job:
@@ -608,12 +656,8 @@ class RedisStore:
 
     async def _stats_round_trip(self, calls: list[_Call], before: list[list[Any]]
                                 ) -> tuple[list[Any], Any, Any]:
-        async with self._errors(), self._client.pipeline(transaction=False) as pipe:
-            for command in before:
-                pipe.execute_command(*command)
-            for script, keys, args in calls:
-                pipe.evalsha(script.sha, 1, keys.base, *args)
-            replies = await pipe.execute(raise_on_error=False)
+        async with self._errors():
+            replies = await self._pipelined(before, calls)
         members, workers = replies[0], replies[1]
         for reply in replies[:2]:
             if isinstance(reply, Exception):
@@ -692,6 +736,12 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of a shielded call nobody awaits any more (no "never retrieved")."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _chunks_by_queue(queues: Sequence[str]) -> list[tuple[str, list[int]]]:

@@ -1,17 +1,18 @@
--- reap.lua: return running jobs whose lease expired to pending, counting a redelivery; beyond
--- max_redeliveries dead-letter them as poison; a cancel-requested one ends cancelled.
+-- reap.lua: return running jobs whose lease expired, or whose worker is dead, to pending,
+-- counting a redelivery; beyond max_redeliveries dead-letter them as poison; a cancel-requested
+-- one ends cancelled.
 -- Runs only while the caller holds the reaper lock (SET NX PX by the caller with lock_token);
 -- releases the lock when no expired lease is left.
--- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, r, j, x, d, m, t, u, k, b, l)
+-- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, r, j, x, d, m, t, u, k, b, l, a, f)
 -- ARGV:  now, lock_token, limit, max_redeliveries, dead_cutoff, dead_max, completed_cutoff,
---        completed_max
+--        completed_max, dead workers (JSON array of worker ids whose heartbeat stopped, or ''):
+--        their running jobs in this queue are reaped whatever their lease says
 -- Returns: {requeued ids}, {dead ids}, more (1 = limit reached, call again), locked (0 = lock lost)
 local now, token, limit, max_redeliveries = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('GET', K.l) ~= token then return {{}, {}, 0, 0} end
-local ids = redis.call('ZRANGEBYSCORE', K.r, '-inf', '(' .. now, 'LIMIT', 0, limit)
 local requeued, dead, cancelled = {}, {}, 0
-for _, id in ipairs(ids) do
-  local rec, st, tail = load(id)
+
+local function reap(id, rec, st, tail)
   redis.call('ZREM', K.r, id)
   if rec and not st then
     bury(id, 'corrupt: ' .. tail, now)
@@ -57,8 +58,24 @@ for _, id in ipairs(ids) do
     save(id, st, tail)
   end
 end
+
+local ids = redis.call('ZRANGEBYSCORE', K.r, '-inf', '(' .. now, 'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  local rec, st, tail = load(id)
+  reap(id, rec, st, tail)
+end
+local more = #ids >= limit and 1 or 0
+if more == 0 and ARGV[9] and ARGV[9] ~= '' then
+  -- Running jobs of dead workers: the running set is bounded by the workers' concurrency, and
+  -- the caller asks only once per dead worker, so scanning it is cheap.
+  local gone = {}
+  for _, w in ipairs(cjson.decode(ARGV[9])) do gone[w] = true end
+  for _, id in ipairs(redis.call('ZRANGE', K.r, 0, -1)) do
+    local rec, st, tail = load(id)
+    if st and st.w and gone[st.w] then reap(id, rec, st, tail) end
+  end
+end
 if #dead > 0 then trim(K.d, ARGV[5], ARGV[6], limit) end
 if cancelled > 0 then trim(K.x, ARGV[7], ARGV[8], limit) end
-local more = #ids >= limit and 1 or 0
 if more == 0 then redis.call('DEL', K.l) end
 return {requeued, dead, more, 1}
