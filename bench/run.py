@@ -280,6 +280,20 @@ def versions() -> dict[str, str]:
     return out
 
 
+def code_state() -> str:
+    """HEAD plus a digest of uncommitted changes under runtime/ (to notice edits during a run)."""
+    import hashlib
+
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        diff = subprocess.run(["git", "-C", str(REPO), "diff", "HEAD", "--", "runtime"],
+                              capture_output=True, check=True).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown"
+    return head + (f"+{hashlib.sha1(diff).hexdigest()[:8]}" if diff else "")
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 def build_rows(libs: list[str], scenarios: list[str], n: int, info: dict[str, dict[str, Any]],
@@ -347,6 +361,7 @@ def main() -> None:
         doc: dict[str, Any] = {"command": " ".join(["python bench/run.py", *sys.argv[1:]]),
                                "machine": machine(server.version()), "versions": versions(),
                                "scenarios": scenarios, "runs_per_figure": args.runs}
+        code_before = code_state()
         info = {lib: measure(lib, "info", server.url())["extra"] for lib in libs}
         raw = run_sequential(server, libs, scenarios, args.n, args.runs)
         if "recovery" in scenarios:
@@ -355,6 +370,9 @@ def main() -> None:
         doc["results"] = build_rows(libs, scenarios, args.n, info, raw)
         doc["comparison"] = report.compare(doc["results"])
         doc["targets"] = report.targets(doc["results"], doc["comparison"])
+        code_after = code_state()
+        doc["versions"]["swell_code"] = code_before if code_after == code_before else (
+            f"CHANGED during the run: {code_before} at the start, {code_after} at the end")
         stop_sampling.set()
         doc["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         if load_samples:
