@@ -30,7 +30,10 @@ Semantics (documented for users in the README):
   fetch loop that made no progress for ``stall_timeout`` seconds. An outcome the store refuses
   (a result that is not JSON) dead-letters that job ("unstorable result"), not the batch.
 * Pick-up latency: idle workers poll every ``poll_interval`` (backing off from 1 ms); jobs
-  enqueued through the same App in the same process wake the worker at once.
+  enqueued through the same App in the same process wake the worker at once, and so does any
+  process's job on Redis (``RedisStore.wait_for_work``: the scripts publish on the queue's wake
+  channel when a job becomes ready in an empty queue, or is promoted, released, reaped or
+  replayed). Polling stays the fallback when pub/sub is unavailable.
 * A lost lease (reaped, handed to another worker) cancels the attempt and drops its result.
 * Crash recovery: every worker sweeps its queues each ``Settings.reap_interval`` (1 s). A job
   comes back when its lease (30 s) expires, or sooner when its worker registered and its
@@ -115,6 +118,17 @@ def ordered_queues(queues: Sequence[str], weights: Sequence[float] | None, rand:
     keyed = [(rand() ** (1.0 / w) if w > 0 else -1.0, q) for q, w in zip(queues, weights, strict=True)]
     keyed.sort(reverse=True)
     return [q for _, q in keyed]
+
+
+async def cancel_and_wait(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Cancel tasks and wait until they end, cancelling again those that swallowed it: redis-py
+    (8.x) sometimes turns a cancellation that lands while a command is being sent into nothing,
+    and the task would run on (a heartbeat loop forever, hanging the worker's exit)."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
 
 
 # -- the worker ----------------------------------------------------------------------------------
@@ -243,9 +257,7 @@ class Worker:
         try:
             await self._supervise(burst)
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await cancel_and_wait(background)
             for sig in signals:
                 loop.remove_signal_handler(sig)
             self.app.unlisten(self._wake)
@@ -262,8 +274,7 @@ class Worker:
             try:
                 await asyncio.wait({self._fetch_task})
             except asyncio.CancelledError:
-                self._fetch_task.cancel()
-                await asyncio.gather(self._fetch_task, return_exceptions=True)
+                await cancel_and_wait([self._fetch_task])
                 await self._abandon_running()
                 raise
             if self._fetch_task.cancelled() and self._restart_fetch:

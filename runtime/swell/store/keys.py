@@ -22,6 +22,11 @@ Layout (``P`` = ``Settings.key_prefix``, which must not contain braces; ``q`` = 
     P:{q}:a   ZSET  ready-since of the few pending jobs whose place does not tell it (promoted
                     or requeued ones), for the oldest-pending-age stat
 
+Pub/sub channel (not a key): the scripts that make a job ready to claim (enqueue into an empty
+queue, promotion, release, reap, replay) PUBLISH once per call on ``P:{q}:wake``; idle workers
+listen there (``RedisStore.wait_for_work``). An ACL user needs ``&P:*`` for it (without it,
+workers fall back to polling; the scripts ignore the refused PUBLISH).
+
 Global keys (outside any queue's slot; only ever touched by single-key commands)::
 
     P:queues      SET   every queue that ever held a job (find-by-id asks each queue's :j)
@@ -44,6 +49,11 @@ QUEUE_KEY_NAMES = ("p", "s", "r", "j", "c", "x", "d", "m", "t", "u", "k", "b", "
 def base(prefix: str, queue: str) -> str:
     """What every key of a queue starts with; the one key the Lua scripts are given."""
     return f"{prefix}:{{{queue}}}:"
+
+
+def wake_channel(prefix: str, queue: str) -> str:
+    """The pub/sub channel the scripts publish on when a job of ``queue`` became ready."""
+    return base(prefix, queue) + "wake"
 
 
 def check_prefix(prefix: str) -> str:

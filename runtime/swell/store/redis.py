@@ -39,6 +39,7 @@ import os
 import re
 import secrets
 import ssl
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any, cast
@@ -46,7 +47,7 @@ from typing import Any, cast
 import orjson
 from redis import exceptions as rexc
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.asyncio.client import Pipeline, PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
@@ -66,7 +67,7 @@ from swell.job import PRIORITY_BAND, TERMINAL, Job, JobError, Status
 from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.stats import PRIORITY_NAMES, DurationStats, QueueStats, Stats, TenantStats, WorkerInfo
 from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapReport, Schedule
-from swell.store.keys import GlobalKeys, QueueKeys, check_prefix
+from swell.store.keys import GlobalKeys, QueueKeys, check_prefix, wake_channel
 from swell.store.liveness import HeartbeatWatch
 from swell.store.record import (
     CODE_STATUS,
@@ -123,6 +124,14 @@ class RedisStore:
         self._keys: dict[str, QueueKeys] = {}
         self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
         self._watch = HeartbeatWatch(settings.worker_dead_after)  # dead workers (reap_expired)
+        # Push wake-ups (wait_for_work): one pub/sub connection shared by every waiter.
+        self._pubsub: PubSub | None = None
+        self._pubsub_reader: asyncio.Task[None] | None = None
+        self._pubsub_lock = asyncio.Lock()
+        self._pubsub_retry_at = 0.0  # monotonic: after a failure, no new connection before this
+        self._subscribed: set[str] = set()
+        self._waiters: dict[str, set[asyncio.Future[bool]]] = {}  # channel -> waiting calls
+        self._missed: set[str] = set()  # channels woken while nobody waited on them
         self._swept: dict[tuple[str, str], bytes] = {}  # (queue, dead worker) -> record when swept
         kw = client.connection_pool.connection_kwargs
         self._where = kw.get("path") or f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
@@ -729,12 +738,111 @@ class RedisStore:
         async with self._errors():
             return bool(await self._client.hdel(self._global.schedules, name))
 
+    # -- push wake-ups -----------------------------------------------------------------------
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
+        """True as soon as a job may have become ready in one of ``queues``, False after
+        ``timeout`` seconds (the optional store method ``swell.worker.Worker`` uses).
+
+        The scripts that make a job ready publish on the queue's wake channel
+        (``swell.store.keys.wake_channel``); the store keeps one pub/sub connection subscribed to
+        the channels waited on. Never raises: when pub/sub is unavailable (outage, ACL without
+        channel rights) the call just lasts ``timeout``, and workers keep polling."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        channels = [wake_channel(self._prefix, q) for q in queues]
+        if self._missed.intersection(channels):
+            self._missed.difference_update(channels)
+            return True
+        waiter: asyncio.Future[bool] = loop.create_future()
+        for channel in channels:
+            self._waiters.setdefault(channel, set()).add(waiter)
+        try:
+            try:
+                listening = await self._listen(channels)
+            except Exception as exc:  # redis-py errors, OSError, refused channel rights...
+                self._pubsub_failed(exc)
+                listening = False
+            if not listening:
+                await asyncio.sleep(max(0.0, deadline - loop.time()))
+                return False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    return await waiter
+            return False
+        finally:
+            for channel in channels:
+                waiting = self._waiters.get(channel)
+                if waiting is not None:
+                    waiting.discard(waiter)
+                    if not waiting:
+                        del self._waiters[channel]
+
+    async def _listen(self, channels: Sequence[str]) -> bool:
+        """Subscribe to ``channels`` (once) and keep a reader task running; False while a
+        failed connection waits before trying again."""
+        async with self._pubsub_lock:
+            if self._pubsub is None:
+                if time.monotonic() < self._pubsub_retry_at:
+                    return False
+                self._pubsub = self._client.pubsub()
+                self._subscribed = set()
+            pubsub = self._pubsub
+            new = [c for c in dict.fromkeys(channels) if c not in self._subscribed]
+            if new:
+                await pubsub.subscribe(*new)
+                self._subscribed.update(new)
+            if self._pubsub_reader is None or self._pubsub_reader.done():
+                self._pubsub_reader = asyncio.create_task(self._read_wakes(pubsub), name="swell-wake")
+            return True
+
+    async def _read_wakes(self, pubsub: PubSub) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                if message is None or message.get("type") != "message":
+                    continue
+                channel = _s(message["channel"])
+                waiting = self._waiters.get(channel)
+                if not waiting:
+                    self._missed.add(channel)
+                    continue
+                for waiter in waiting:
+                    if not waiter.done():
+                        waiter.set_result(True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._pubsub_failed(exc)
+
+    def _pubsub_failed(self, exc: BaseException) -> None:
+        """Drop the pub/sub connection; a later wait_for_work opens a new one (not within 1 s)."""
+        if self._pubsub is not None:
+            log.info("wake-up channel of Redis at %s lost (%s); workers poll until it is back",
+                     self._where, type(exc).__name__)
+            pubsub, self._pubsub = self._pubsub, None
+            self._subscribed = set()
+            task = asyncio.ensure_future(pubsub.aclose())  # type: ignore[no-untyped-call]
+            task.add_done_callback(_consume)
+        self._pubsub_retry_at = time.monotonic() + 1.0
+        reader = self._pubsub_reader
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+        self._pubsub_reader = None
+
     # -- lifecycle ---------------------------------------------------------------------------
     async def ping(self) -> None:
         async with self._errors():
             await self._client.ping()
 
     async def close(self) -> None:
+        reader, self._pubsub_reader = self._pubsub_reader, None
+        if reader is not None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        if self._pubsub is not None:
+            pubsub, self._pubsub = self._pubsub, None
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._client.aclose()
 
 

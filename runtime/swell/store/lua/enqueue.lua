@@ -7,6 +7,9 @@
 --          id already exists (idempotent retries), or when the unique key is held by a
 --          non-terminal job
 local jobs = cjson.decode(ARGV[1])
+-- Idle workers wait only while the queue is empty: wake them when it stops being empty (not for
+-- every job of a busy queue, which would cost every worker a message per enqueue).
+local was_empty = redis.call('ZCARD', K.p) == 0
 local out = {}
 for i, meta in ipairs(jobs) do
   local id, prio, run_at, uk, tn = meta[1], meta[2], meta[3], meta[4], meta[5]
@@ -52,4 +55,5 @@ end
 local stored = 0
 for _, e in ipairs(out) do if e[1] == '' then stored = stored + 1 end end
 if stored > 0 then redis.call('HINCRBY', K.m, 'enqueued', stored) end
+if was_empty and redis.call('ZCARD', K.p) > 0 then wake() end
 return out

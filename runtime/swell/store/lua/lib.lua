@@ -63,8 +63,20 @@ end
 
 local function status(st) return st.st or 'p' end
 
+-- Wake the idle workers of this queue (RedisStore.wait_for_work listens on "<base>wake"): at
+-- most one message per script call. pcall: a user without channel rights (ACL &pattern) must
+-- still be able to run every transition; workers then find jobs by polling.
+local woken = false
+local function wake()
+  if not woken then
+    woken = true
+    redis.pcall('PUBLISH', B .. 'wake', '1')
+  end
+end
+
 -- A new place at the back of the job's priority band.
 local function push_pending(id, st)
+  wake()
   local seq = redis.call('HINCRBY', K.m, 'seq', 1)
   redis.call('ZADD', K.p, (tonumber(st.p) or 2) * BAND + seq, id)
 end
@@ -73,6 +85,7 @@ end
 -- is claimed again ahead of jobs enqueued after it. It is ready since now: its place says
 -- otherwise, so the ready-since index :a records it (see stats.lua).
 local function requeue(id, st, now)
+  wake()
   if st.q then redis.call('ZADD', K.p, st.q, id) else push_pending(id, st) end
   st.q = nil
   redis.call('ZADD', K.a, now, id)
