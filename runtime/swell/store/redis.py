@@ -18,7 +18,13 @@ Connecting::
 
 Keyword arguments go to redis-py (``ssl_cert_reqs``, ``socket_timeout``, ``retry``, ...). An ACL
 user needs ``~<prefix>:*`` keys and the commands the scripts run (``+@all`` on those keys is the
-simple grant; EVALSHA, SCRIPT LOAD and the hash, sorted-set and string commands at least).
+simple grant; EVALSHA, SCRIPT LOAD and the hash, sorted-set and string commands at least), and
+``&<prefix>:*`` with SUBSCRIBE/PUBLISH for push wake-ups (without it workers poll).
+
+Push wake-ups: ``wait_for_work`` (used by ``swell.worker.Worker``) listens on one pub/sub
+connection per store to ``<prefix>:{queue}:wake``, where the scripts publish once per call when
+a job becomes ready (``swell.store.keys``). Dead workers: ``reap_expired`` also requeues the
+jobs of registered workers whose heartbeat stopped (``swell.store.liveness``).
 
 Errors: every redis-py connection or timeout error becomes ``StoreUnavailable`` ("cannot reach
 Redis at host:port: Connection refused"), refused credentials ``StoreAuthError``, TLS failures
