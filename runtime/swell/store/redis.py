@@ -91,6 +91,7 @@ log = logging.getLogger(__name__)
 SCRIPT_NAMES = ("enqueue", "claim", "settle", "extend", "reap", "cancel", "replay", "promote", "purge",
                 "stats", "occurrence")
 CLAIM_LIMIT = 1000  # jobs claimed per script call
+REGISTER_EVERY = 10.0  # seconds between re-sends of a queue's SADD to the queue registry
 BATCH_LIMIT = 1000  # jobs enqueued or outcomes settled per script call (more go in the same pipeline)
 PROMOTE_LIMIT = 1000  # due jobs promoted per claim call
 TRIM_LIMIT = 1000  # retention deletions per script call (keeps every call short)
@@ -129,6 +130,7 @@ class RedisStore:
         self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
         self._keys: dict[str, QueueKeys] = {}
         self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
+        self._registered_at: dict[str, float] = {}  # queue -> monotonic time of our last SADD
         self._watch = HeartbeatWatch(settings.worker_dead_after)  # dead workers (reap_expired)
         # Push wake-ups (wait_for_work): one pub/sub connection shared by every waiter.
         self._pubsub: PubSub | None = None
@@ -174,6 +176,8 @@ class RedisStore:
 
     async def _translated(self, exc: rexc.RedisError) -> StoreError:
         error = self._translate(exc)
+        if isinstance(error, StoreUnavailable):
+            self._registered_at.clear()  # Redis may come back empty: re-register queues at once
         if self._tls and type(error) is StoreUnavailable and "Timeout connecting" in str(exc):
             error = await self._tls_silence(error)
         return error
@@ -332,8 +336,14 @@ class RedisStore:
                 records.append(record)
             calls.append((self._scripts["enqueue"], self._qkeys(queue), [orjson.dumps(meta), *records]))
         queues = [queue for queue, _ in by_queue]
-        replies = await self._call_many(calls, self._register(queues))
+        # Re-register a queue at most every REGISTER_EVERY seconds, so a single enqueue is one
+        # EVALSHA (no pipeline) on the hot path, while a registry lost by a Redis restart comes
+        # back within seconds of the next enqueue.
+        tick = time.monotonic()
+        stale = [q for q in queues if tick - self._registered_at.get(q, -REGISTER_EVERY) >= REGISTER_EVERY]
+        replies = await self._call_many(calls, self._register(stale) if stale else ())
         self._registered.update(queues)
+        self._registered_at.update(dict.fromkeys(stale, tick))
         out: list[Job] = list(jobs)
         for (queue, idxs), reply in zip(by_queue, replies, strict=True):
             for i, (existing_id, record) in zip(idxs, reply, strict=True):
