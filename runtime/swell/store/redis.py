@@ -885,6 +885,11 @@ def _with_token(job: Job, token: str) -> Job:
 def _fresh(job: Job, now: float) -> Job:
     """A job as enqueue stores it: scheduled only if run_at is still ahead (store's clock)."""
     delayed = job.run_at is not None and job.run_at > now
+    if (job.status is (Status.SCHEDULED if delayed else Status.PENDING) and not job.attempts
+            and job.token is None and job.worker_id is None and job.lease_until is None
+            and job.started_at is None and job.finished_at is None and not job.cancel_requested
+            and job.dead_reason is None and (delayed or job.run_at is None)):
+        return job  # already fresh (what new_job builds): skip the copy on the hot path
     return replace(job, status=Status.SCHEDULED if delayed else Status.PENDING,
                    run_at=job.run_at if delayed else None, attempts=0, token=None, worker_id=None,
                    lease_until=None, started_at=None, finished_at=None, cancel_requested=False,
