@@ -417,6 +417,21 @@ async def test_one_sweeper_at_a_time(store: RedisStore, raw: redis.Redis, key_pr
     assert not (await store.reap_expired("default")).skipped
 
 
+
+async def test_a_sweep_round_over_many_queues_reads_the_heartbeats_once(
+        store: RedisStore, raw: redis.Redis, clock: ManualClock) -> None:
+    def hgetall_calls() -> int:
+        return int(raw.info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0))
+
+    await store.register_worker(WorkerInfo(id="w1", host="h", pid=1, queues=("a",), concurrency=1))
+    before = hgetall_calls()
+    for queue in ("a", "b", "c"):  # what a worker's heartbeat does: one sweep per queue
+        assert not (await store.reap_expired(queue)).skipped
+    assert hgetall_calls() - before == 1
+    clock.advance(1)  # the next round reads them afresh
+    await store.reap_expired("a")
+    assert hgetall_calls() - before == 2
+
 # -- Redis Cluster rules -------------------------------------------------------------------------
 @pytest.fixture
 def cluster_node(tmp_path: Path) -> Iterator[int]:

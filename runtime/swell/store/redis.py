@@ -91,6 +91,7 @@ log = logging.getLogger(__name__)
 SCRIPT_NAMES = ("enqueue", "claim", "settle", "extend", "reap", "cancel", "replay", "promote", "purge",
                 "stats", "occurrence")
 CLAIM_LIMIT = 1000  # jobs claimed per script call
+BEATS_FRESH = 0.25  # seconds a heartbeat snapshot serves the sweeps of further queues
 REGISTER_EVERY = 10.0  # seconds between re-sends of a queue's SADD to the queue registry
 BATCH_LIMIT = 1000  # jobs enqueued or outcomes settled per script call (more go in the same pipeline)
 PROMOTE_LIMIT = 1000  # due jobs promoted per claim call
@@ -141,6 +142,9 @@ class RedisStore:
         self._waiters: dict[str, set[asyncio.Future[bool]]] = {}  # channel -> waiting calls
         self._missed: set[str] = set()  # channels woken while nobody waited on them
         self._swept: dict[tuple[str, str], bytes] = {}  # (queue, dead worker) -> record when swept
+        # The heartbeats read by the last sweep (store-clock time, worker id -> record): a worker
+        # sweeps its queues one after the other, and they all judge the same snapshot.
+        self._beats: tuple[float, dict[str, bytes]] | None = None
         kw = client.connection_pool.connection_kwargs
         self._where = kw.get("path") or f"{kw.get('host', 'localhost')}:{kw.get('port', 6379)}"
         self._tls = "ssl" in str(client.connection_pool.connection_class).lower()
@@ -438,11 +442,15 @@ class RedisStore:
         token = secrets.token_hex(8)
         lock_ms = max(1000, int(self._settings.reap_interval * 1000))
         watching = self._watch.dead_after > 0
+        tick = self.clock()  # the store's clock: a test that moves it gets a fresh read
+        snapshot = self._beats if self._beats is not None and 0 <= tick - self._beats[0] < BEATS_FRESH \
+            else None
         async with self._errors():
             try:
-                # The lock (queue slot) and the heartbeats (global key): two single-key commands.
+                # The lock (queue slot) and the heartbeats (global key): two single-key commands;
+                # the heartbeats only once per sweep round over the queues.
                 commands: list[Sequence[Any]] = [["SET", keys.reap_lock, token, "NX", "PX", lock_ms]]
-                if watching:
+                if watching and snapshot is None:
                     commands.append(["HGETALL", self._global.workers])
                 locked, *beats = replies = await self._pipelined(commands)
                 for reply in replies:
@@ -450,13 +458,16 @@ class RedisStore:
                         raise reply
             except rexc.RedisError:
                 self._watch.forget()  # we could not look: start watching afresh
+                self._beats = None
                 raise
         gone: list[str] = []
         if watching:
-            raw = beats[0]
-            if isinstance(raw, list):  # RESP2 without the HGETALL callback: flat list
-                raw = dict(zip(raw[::2], raw[1::2], strict=True))
-            current = {_s(k): bytes(v) for k, v in raw.items()}
+            if snapshot is None:
+                raw = beats[0]
+                if isinstance(raw, list):  # RESP2 without the HGETALL callback: flat list
+                    raw = dict(zip(raw[::2], raw[1::2], strict=True))
+                snapshot = self._beats = (tick, {_s(k): bytes(v) for k, v in raw.items()})
+            current = snapshot[1]
             dead = self._watch.dead(current, self.clock())
             # Sweep each dead worker's jobs once per queue (until its record changes again).
             self._swept = {key: beat for key, beat in self._swept.items() if key[1] in dead}
