@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import os
@@ -86,6 +87,7 @@ log = logging.getLogger(__name__)
 
 COMPLETE = OutcomeKind.COMPLETE
 MIN_POLL = 0.001  # first idle wait; doubles up to poll_interval while queues stay empty
+MAX_IN_FLIGHT = 2  # store requests in flight while a backlog streams in (see _fetch_loop)
 HOT_WINDOW = 0.025  # seconds after the last claimed job during which idle waits stay at MIN_POLL
 
 # Why the worker stopped an attempt itself (slot.stop).
@@ -200,6 +202,9 @@ class Worker:
         self.started_at = 0.0
         self._running: dict[str, _Slot] = {}
         self._outcomes: list[Outcome] = []
+        self._requests: set[asyncio.Task[int]] = set()  # store requests in flight (streaming mode)
+        self._reserved = 0  # slots the requests in flight claim for
+        self._streaming = False  # the last claim came back full: keep requests in flight
         self._handlers = app.registry  # looked up per claim: late registrations are seen
         self._random = random.Random()
         self._threads = ThreadPool(f"swell-{self.id[-8:]}")
@@ -274,7 +279,7 @@ class Worker:
             try:
                 await asyncio.wait({self._fetch_task})
             except asyncio.CancelledError:
-                await cancel_and_wait([self._fetch_task])
+                await cancel_and_wait([self._fetch_task, *self._requests])
                 await self._abandon_running()
                 raise
             if self._fetch_task.cancelled() and self._restart_fetch:
@@ -286,25 +291,49 @@ class Worker:
             return
 
     async def _fetch_loop(self, burst: bool) -> None:
+        """Claim, run, settle. Each store request settles what finished since the last one and
+        claims for the free slots (``Store.settle_and_claim``: one round trip on Redis).
+
+        While claims come back full (a backlog), up to two requests are in flight, each for at
+        most half the slots: the store works on one while this process runs the jobs of the
+        other. Claims never exceed the free slots (no prefetch: priorities and the autoscaler's
+        backlog stay truthful). Otherwise (idle, stopping, an outage) one request at a time,
+        waiting between empty claims (``poll_interval``, or a push from ``wait_for_work``).
+        """
         assert self._wake is not None
         wake = self._wake
         idle_wait = MIN_POLL
         last_claim = 0.0
         tried_promote = False
+        lane = max(1, (self.concurrency + 1) // 2)
         while True:
             self._loop_beat = time.monotonic()
             stopping = self._stop_requested
             store_ok = self._outage_since is None or self._loop_beat >= self._retry_at
-            settling: asyncio.Task[None] | None = None
-            if self._outcomes and store_ok:
-                batch, self._outcomes = self._outcomes, []
-                settling = asyncio.create_task(self._settle(batch))
+            if self._streaming and store_ok and not stopping:
+                while len(self._requests) < MAX_IN_FLIGHT:
+                    n = min(lane, self.concurrency - len(self._running) - self._reserved)
+                    if n <= 0:
+                        break
+                    self._send(n)
+                if not wake.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1.0):
+                            await wake.wait()
+                wake.clear()
+                continue
+            if self._requests:  # leaving the streaming mode: let the requests in flight land
+                await asyncio.wait(self._requests)
+                continue
             free = self.concurrency - len(self._running)
+            n = free if store_ok and not stopping else 0
             claimed = 0
-            if free > 0 and store_ok and not stopping:
-                claimed = await self._claim(free)
-            if settling is not None:
-                await settling
+            if store_ok and (n > 0 or self._outcomes):
+                self._reserved += n
+                try:
+                    claimed = await self._request(n)
+                finally:
+                    self._reserved -= n
             if stopping:
                 if not self._running and not self._outcomes:
                     return
@@ -315,7 +344,7 @@ class Worker:
                     self._outcomes.clear()
                     if not self._running:
                         return
-            elif claimed:
+            elif claimed > 0:
                 idle_wait = MIN_POLL
                 last_claim = time.monotonic()
                 tried_promote = False
@@ -345,24 +374,69 @@ class Worker:
                         await wake.wait()
             wake.clear()
 
-    async def _claim(self, free: int) -> int:
-        queues = self.queues if self.weights is None and len(self.queues) == 1 else ordered_queues(
-            self.queues, self.weights, self._random.random)
-        total = 0
-        for queue in queues:
+    def _send(self, n: int) -> None:
+        """Start a request for n slots without waiting for it (the streaming mode)."""
+        assert self._loop is not None
+        self._reserved += n  # now: the loop may send another request before this one starts
+        task = self._loop.create_task(self._request(n))
+        self._requests.add(task)
+        task.add_done_callback(functools.partial(self._request_done, n))
+
+    def _request_done(self, n: int, task: asyncio.Task[int]) -> None:
+        self._reserved -= n  # here, not in _request: a task cancelled before it ran ends too
+        self._requests.discard(task)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _request(self, n: int) -> int:
+        """Settle every outcome collected so far and claim up to n jobs (the jobs start at
+        once); returns how many were claimed. Sets the streaming mode when the claim was full.
+        The caller reserves the n slots (``_reserved``) for the time the request is out."""
+        batch, self._outcomes = self._outcomes, []
+        queues = [] if n <= 0 else (
+            self.queues if self.weights is None and len(self.queues) == 1
+            else ordered_queues(self.queues, self.weights, self._random.random))
+        claimed = 0
+        if queues:
             try:
-                jobs = await self.store.claim(queue, self.id, free)
-            except Exception as exc:
+                results, jobs = await self.store.settle_and_claim(batch, queues[0], self.id, n)
+            except StoreUnavailable as exc:
+                self._outcomes[:0] = batch  # kept until the store is back
                 self._store_failed("claim", exc)
-                return total
+                self._streaming = False
+                return 0
+            except asyncio.CancelledError:
+                self._outcomes[:0] = batch  # unknown whether applied: settling again is harmless
+                raise
+            except Exception as exc:
+                # Not an outage: maybe an outcome the store refuses (a result it cannot encode).
+                log.error("worker %s: settling %d outcomes and claiming failed; settling them one "
+                          "by one, then claiming alone", self.id, len(batch), exc_info=exc)
+                await self._settle_each(batch)
+                results, jobs = [], []
+                queues = [queues[0], *queues]  # claim from it again, alone
             self._store_ok()
-            for job in jobs:
-                self._start(job)
-            total += len(jobs)
-            free -= len(jobs)
-            if free <= 0:
-                break
-        return total
+            self._settled(batch, results)
+            claimed = self._start_all(jobs)
+            for queue in queues[1:]:
+                if claimed >= n:
+                    break
+                try:
+                    jobs = await self.store.claim(queue, self.id, n - claimed)
+                except Exception as exc:
+                    self._store_failed("claim", exc)
+                    break
+                self._store_ok()
+                claimed += self._start_all(jobs)
+        elif batch:
+            await self._settle(batch)
+        self._streaming = n > 0 and claimed >= n and not self._stop_requested
+        return claimed
+
+    def _start_all(self, jobs: list[Job]) -> int:
+        for job in jobs:
+            self._start(job)
+        return len(jobs)
 
     def _start(self, job: Job) -> None:
         slot = _Slot(job, self._handlers.get(job.type))
@@ -388,8 +462,17 @@ class Worker:
             # Settle one by one so a bad outcome cannot hold the others back forever.
             log.error("worker %s: settling %d outcomes failed; settling them one by one", self.id,
                       len(batch), exc_info=exc)
-            results = [await self._settle_alone(outcome) for outcome in batch]
+            await self._settle_each(batch)
+            return
         self._store_ok()
+        self._settled(batch, results)
+
+    async def _settle_each(self, batch: list[Outcome]) -> None:
+        results = [await self._settle_alone(outcome) for outcome in batch]
+        self._store_ok()
+        self._settled(batch, results)
+
+    def _settled(self, batch: list[Outcome], results: list[bool]) -> None:
         lost = 0
         for outcome, ok in zip(batch, results, strict=False):
             if not ok:

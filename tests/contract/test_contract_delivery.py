@@ -257,6 +257,51 @@ async def test_settle_applies_mixed_outcomes_in_one_call(store: Store, job: JobF
     assert await store.settle([]) == []
 
 
+async def test_settle_and_claim_settles_then_claims_in_one_call(store: Store, job: JobFactory,
+                                                              clock: ManualClock) -> None:
+    jobs = await store.enqueue_many([job("t", {"i": i}) for i in range(5)])
+    first, second = await store.claim(Q, "w", 2)
+    clock.advance(1)
+    results, claimed = await store.settle_and_claim(
+        [Outcome(first, OutcomeKind.COMPLETE, result={"ok": 1}, duration=0.25),
+         Outcome(replace(second, token="stale"), OutcomeKind.COMPLETE)], Q, "w", 2)
+    assert results == [True, False]
+    assert [j.id for j in claimed] == [jobs[2].id, jobs[3].id]  # FIFO after the first two
+    assert all(j.status is Status.RUNNING and j.started_at == clock() and j.attempts == 1 for j in claimed)
+    done = await store.get(first.id)
+    assert done.status is Status.COMPLETED and done.result == {"ok": 1}
+    assert (await store.get(second.id)).status is Status.RUNNING  # the stale token changed nothing
+    # nothing to settle, nothing left beyond one job; n = 0 only settles
+    results, claimed = await store.settle_and_claim([], Q, "w", 10)
+    assert results == [] and [j.id for j in claimed] == [jobs[4].id]
+    results, claimed = await store.settle_and_claim([Outcome(claimed[0], OutcomeKind.RELEASE)], Q, "w", 0)
+    assert results == [True] and claimed == []
+    assert (await store.get(jobs[4].id)).status is Status.PENDING
+
+
+async def test_settle_and_claim_with_outcomes_of_other_queues(store: Store, job: JobFactory) -> None:
+    a = await store.enqueue(job("t", queue="a"))
+    b = await store.enqueue(job("t", queue="b"))
+    (held,) = await store.claim("a", "w", 1)
+    results, claimed = await store.settle_and_claim([Outcome(held, OutcomeKind.COMPLETE, result=1)],
+                                                    "b", "w", 5)
+    assert results == [True] and [j.id for j in claimed] == [b.id]
+    assert (await store.get(a.id)).status is Status.COMPLETED
+
+
+async def test_claimed_state_keeps_odd_worker_ids_exact(store: Store, job: JobFactory) -> None:
+    """A worker id with quotes, backslashes and non-ASCII survives the claim record (Redis writes
+    a fresh job's running state without cjson)."""
+    odd = 'host "a"\\b/é\t:1'
+    queued = await store.enqueue(job("t", {"i": 1}))
+    _, (claimed,) = await store.settle_and_claim([], Q, odd, 1)
+    stored = await store.get(queued.id)
+    assert claimed.worker_id == stored.worker_id == odd
+    assert stored.token == claimed.token and stored.lease_until == claimed.lease_until
+    assert await store.complete(claimed, result="r") is True
+    assert (await store.get(queued.id)).worker_id == odd
+
+
 async def test_reaped_job_keeps_its_place_ahead_of_later_jobs(store: Store, job: JobFactory,
                                                               clock: ManualClock) -> None:
     first = await store.enqueue(job())

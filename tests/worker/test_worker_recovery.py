@@ -99,16 +99,25 @@ async def test_outcomes_survive_a_failing_settle(app: App) -> None:
     from swell.errors import StoreUnavailable
 
     real_settle = app.store.settle
+    real_settle_and_claim = app.store.settle_and_claim
     failures = 0
 
-    async def flaky_settle(outcomes: Any) -> list[bool]:
+    def fail_twice(outcomes: Any) -> None:
         nonlocal failures
-        if failures < 2:
+        if outcomes and failures < 2:
             failures += 1
             raise StoreUnavailable("connection refused")
+
+    async def flaky_settle(outcomes: Any) -> list[bool]:
+        fail_twice(outcomes)
         return await real_settle(outcomes)
 
+    async def flaky_settle_and_claim(outcomes: Any, *args: Any) -> tuple[list[bool], list[Job]]:
+        fail_twice(outcomes)
+        return await real_settle_and_claim(outcomes, *args)
+
     app.store.settle = flaky_settle  # type: ignore[method-assign]
+    app.store.settle_and_claim = flaky_settle_and_claim  # type: ignore[method-assign]
     app.register("x", lambda args: args["i"])
     jobs = await app.enqueue_many([("x", {"i": i}) for i in range(5)])
     async with running_worker(app, max_backoff=0.1):

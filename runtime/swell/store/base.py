@@ -137,6 +137,13 @@ class Store(Protocol):
         """Apply many outcomes in one round trip; one bool per outcome (False = token lost)."""
         ...
 
+    async def settle_and_claim(self, outcomes: Sequence[Outcome], queue: str, worker_id: str,
+                               n: int) -> tuple[list[bool], list[Job]]:
+        """``settle(outcomes)`` then ``claim(queue, worker_id, n)``, in one round trip where the
+        store can (a worker's loop turn). If it raises, treat both as not done: settling again
+        is harmless (tokens), and jobs it may have claimed come back when their leases expire."""
+        ...
+
     async def extend_leases(self, queue: str, tokens: Mapping[str, str]) -> LeaseReport:
         """Renew the leases of {job_id: token}; report lost ones and cancel requests."""
         ...

@@ -219,6 +219,10 @@ class MemoryStore:
                     done.append(self._release(o.job, now))
             return done
 
+    async def settle_and_claim(self, outcomes: Sequence[Outcome], queue: str, worker_id: str,
+                               n: int) -> tuple[list[bool], list[Job]]:
+        return await self.settle(outcomes), await self.claim(queue, worker_id, n)
+
     def _held(self, job: Job) -> Job | None:
         """The stored job if ``job``'s token still holds its lease, else None."""
         stored = self._jobs.get(job.id)

@@ -191,3 +191,30 @@ def corrupt_job(job_id: str, queue: str, raw: bytes, reason: str) -> Job:
         status=Status.FAILED,
         dead_reason=reason,
     )
+
+
+def decode_claimed(job_id: str, queue: str, raw: bytes, *, token: str, worker_id: str,
+                   started_at: float, lease_until: float) -> Job:
+    """A record from a claim reply. One with an empty state line was claimed from its first
+    pending place: its state is what the claim wrote (see lua/claiming.lua), built here without
+    parsing. Others go through ``decode_record``. CorruptJob as there."""
+    if not raw.startswith(b"\n"):
+        return decode_record(job_id, queue, raw)
+    parts = raw.split(b"\n", 5)
+    if len(parts) == 6 or len(parts) < 4:
+        raise CorruptJob(f"job record has {len(parts) - 1} lines, not 4 or 5")
+    try:
+        job_type = orjson.loads(parts[2]) if parts[2].startswith(b'"') else parts[2].decode()
+        args = orjson.loads(parts[3]) if parts[3] else {}
+        extra = orjson.loads(parts[4]) if len(parts) == 5 else None
+        created_at = float(parts[1])
+    except (orjson.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptJob(f"job record is not valid: {exc}") from exc
+    if extra is not None or not isinstance(job_type, str):
+        # retry settings, metadata or a timeout: the general decoder knows them
+        state = {"st": "r", "a": 1, "tk": token, "w": worker_id, "sa": fmt_time(started_at),
+                 "lu": fmt_time(lease_until)}
+        return decode_record(job_id, queue, orjson.dumps(state) + raw)
+    return Job(job_id, job_type, args, queue, Priority.NORMAL, Status.RUNNING, 1, DEFAULT_MAX_RETRIES,
+               DEFAULT_RETRY_POLICY, None, created_at, started_at, None, None, None, {}, None, None, None,
+               token, worker_id, lease_until)

@@ -73,6 +73,7 @@ from swell.job import PRIORITY_BAND, TERMINAL, Job, JobError, Status
 from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.stats import PRIORITY_NAMES, DurationStats, QueueStats, Stats, TenantStats, WorkerInfo
 from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapReport, Schedule
+from swell.store.direct import DirectCalls, pack
 from swell.store.keys import GlobalKeys, QueueKeys, check_prefix, wake_channel
 from swell.store.liveness import HeartbeatWatch
 from swell.store.record import (
@@ -80,6 +81,7 @@ from swell.store.record import (
     CORRUPT_TYPE,
     STATUS_CODE,
     corrupt_job,
+    decode_claimed,
     decode_record,
     encode_record,
     enqueue_order,
@@ -88,8 +90,8 @@ from swell.store.record import (
 
 log = logging.getLogger(__name__)
 
-SCRIPT_NAMES = ("enqueue", "claim", "settle", "extend", "reap", "cancel", "replay", "promote", "purge",
-                "stats", "occurrence")
+SCRIPT_NAMES = ("enqueue", "claim", "settle", "settle_claim", "extend", "reap", "cancel", "replay",
+                "promote", "purge", "stats", "occurrence")
 CLAIM_LIMIT = 1000  # jobs claimed per script call
 BEATS_FRESH = 0.25  # seconds a heartbeat snapshot serves the sweeps of further queues
 REGISTER_EVERY = 10.0  # seconds between re-sends of a queue's SADD to the queue registry
@@ -107,8 +109,12 @@ _Call = tuple[AsyncScript, QueueKeys, list[Any]]
 
 @functools.cache
 def _script_source(name: str) -> str:
+    """lib.lua, the function files the script names on its "-- uses:" line, then the script."""
     lua = importlib.resources.files("swell.store") / "lua"
-    return (lua / "lib.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    script = (lua / f"{name}.lua").read_text()
+    uses = next((line.split(":", 1)[1].split() for line in script.splitlines()
+                 if line.startswith("-- uses:")), [])
+    return "\n".join([(lua / "lib.lua").read_text(), *((lua / f"{u}.lua").read_text() for u in uses), script])
 
 
 def _s(value: bytes | str) -> str:
@@ -129,6 +135,7 @@ class RedisStore:
         self._prefix = check_prefix(settings.key_prefix)
         self._global = GlobalKeys(self._prefix)
         self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
+        self._direct = DirectCalls(client)  # the hot paths' own connections (swell.store.direct)
         self._keys: dict[str, QueueKeys] = {}
         self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
         self._registered_at: dict[str, float] = {}  # queue -> monotonic time of our last SADD
@@ -251,6 +258,22 @@ class RedisStore:
         except rexc.RedisError as exc:
             raise await self._translated(exc) from exc
 
+    async def _hot_call(self, name: str, keys: QueueKeys, args: Sequence[Any]) -> Any:
+        """``_call`` on a connection of the hot path (see swell.store.direct); redis-py's pooled
+        path when all of those are busy, or to load the script after NOSCRIPT."""
+        conn = self._direct.acquire()
+        script = self._scripts[name]
+        if conn is None:
+            return await self._evalsha(script, keys, args)
+        try:
+            return await self._direct.call(conn, pack(["EVALSHA", script.sha, 1, keys.base, *args]))
+        except rexc.NoScriptError:
+            return await self._evalsha(script, keys, args)  # loads the script, then calls again
+        except rexc.RedisError as exc:
+            raise await self._translated(exc) from exc
+        except TimeoutError as exc:
+            raise await self._translated(rexc.TimeoutError("Timeout reading from socket")) from exc
+
     async def _call_many(self, calls: Sequence[_Call], before: Sequence[Sequence[Any]] = ()) -> list[Any]:
         """Run many script calls (and plain commands ``before`` them) in one pipeline.
 
@@ -366,12 +389,33 @@ class RedisStore:
         base = secrets.token_urlsafe(12) + "."
         reply = await self._call("claim", self._qkeys(queue), [
             fmt_time(now), n, fmt_time(now + self._settings.lease), worker_id, base, PROMOTE_LIMIT])
+        return await self._claimed(queue, base, reply, worker_id, now)
+
+    async def settle_and_claim(self, outcomes: Sequence[Outcome], queue: str, worker_id: str,
+                               n: int) -> tuple[list[bool], list[Job]]:
+        """One script call (settle_claim.lua) when every outcome is of ``queue``; else the two."""
+        if (n <= 0 or n > CLAIM_LIMIT or len(outcomes) > BATCH_LIMIT
+                or any(o.job.queue != queue for o in outcomes)):
+            return await self.settle(outcomes), await self.claim(queue, worker_id, n)
+        now = self.clock()
+        base = secrets.token_urlsafe(12) + "."
+        batch = orjson.dumps([_outcome_args(o, now, False) for o in outcomes])
+        settled, reply = await self._hot_call("settle_claim", self._qkeys(queue), [
+            fmt_time(now), *self._retention(now), TRIM_LIMIT, batch,
+            n, fmt_time(now + self._settings.lease), worker_id, base, PROMOTE_LIMIT])
+        return [bool(ok) for ok in settled], await self._claimed(queue, base, reply, worker_id, now)
+
+    async def _claimed(self, queue: str, base: str, reply: list[Any], worker_id: str, now: float
+                       ) -> list[Job]:
+        """The jobs of a claim reply; records Python cannot decode are dead-lettered."""
         jobs: list[Job] = []
         corrupt: list[Outcome] = []
+        lease_until = now + self._settings.lease
         for k in range(0, len(reply), 2):
-            job_id = _s(reply[k])
+            job_id = reply[k].decode()
             try:
-                jobs.append(decode_record(job_id, queue, reply[k + 1]))
+                jobs.append(decode_claimed(job_id, queue, reply[k + 1], token=f"{base}{k // 2 + 1}",
+                                           worker_id=worker_id, started_at=now, lease_until=lease_until))
             except CorruptJob as exc:
                 # Lua could read the state but not the rest: dead-letter it and go on.
                 log.warning("dead-lettering corrupt job %s in queue %s: %s", job_id, queue, exc)
@@ -870,6 +914,7 @@ class RedisStore:
             pubsub, self._pubsub = self._pubsub, None
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._direct.close()
         await self._client.aclose()
 
 

@@ -1,0 +1,107 @@
+"""Direct script calls for the hot paths (a worker's settle-and-claim, a single enqueue).
+
+redis-py spends more Python time per command than one of swell's scripts spends in Redis: the
+retry wrapper, a pool checkout and release, a health check, an ``asyncio.wait_for`` task around
+every socket write, argument encoding and response callbacks. A ``DirectCalls`` keeps a few
+connections of its own, made by the client's pool (so AUTH, ACL users, TLS, unix sockets and
+SELECT work as configured), and sends a pre-packed EVALSHA on one of them and reads the reply:
+nothing else.
+
+* At most ``limit`` calls run this way at once; more (an application enqueuing from hundreds of
+  tasks) return ``None`` from ``acquire`` and take redis-py's path with its pool.
+* Timeouts: the whole call is bounded by the client's ``socket_timeout`` (30 s from
+  ``RedisStore.from_url``); a call that times out or is cancelled half-way drops its connection
+  (its reply would be read by the next call).
+* A connection that failed is dropped; a call on a connection that had been idle and fails
+  before any reply is repeated once on a fresh one (what redis-py's one retry does), so a
+  connection closed by Redis' ``timeout`` or a proxy is not reported as an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis import exceptions as rexc
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+
+_Arg = bytes | str | int | float
+
+
+def pack(args: Sequence[_Arg]) -> bytes:
+    """One command in RESP: an array of bulk strings."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, bytes):
+            data = arg
+        elif isinstance(arg, str):
+            data = arg.encode()
+        else:
+            data = repr(arg).encode() if isinstance(arg, float) else b"%d" % arg
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class DirectCalls:
+    """A few dedicated connections for EVALSHA calls without redis-py's per-command work."""
+
+    def __init__(self, client: Redis, limit: int = 4) -> None:
+        pool = client.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        self.timeout: float | None = kwargs.get("socket_timeout")
+        # No per-write wait_for, no PING health checks: the call's own timeout covers both.
+        kwargs.update(socket_timeout=None, health_check_interval=0)
+        self._make: Callable[[], AbstractConnection] = functools.partial(pool.connection_class, **kwargs)
+        self._idle: list[AbstractConnection] = []
+        self._busy = 0
+        self.limit = limit
+
+    def acquire(self) -> AbstractConnection | None:
+        """An idle or new connection, or None when ``limit`` calls are already running."""
+        if self._idle:
+            self._busy += 1
+            return self._idle.pop()
+        if self._busy >= self.limit:
+            return None
+        self._busy += 1
+        return self._make()
+
+    async def call(self, conn: AbstractConnection, packed: bytes) -> Any:
+        """Send one packed command on ``conn`` (from ``acquire``) and return its reply.
+
+        Raises what redis-py raises (ConnectionError, ResponseError such as NoScriptError) or
+        the builtin TimeoutError; the connection goes back to the idle list unless it failed."""
+        reused = conn.is_connected
+        try:
+            try:
+                reply = await self._send(conn, packed)
+            except (rexc.ConnectionError, ConnectionError):
+                await conn.disconnect(nowait=True)
+                if not reused:
+                    raise
+                reply = await self._send(conn, packed)  # a stale idle connection: once more
+        except rexc.ResponseError:
+            self._idle.append(conn)  # an error reply: the connection is fine
+            raise
+        except BaseException:
+            await conn.disconnect(nowait=True)
+            raise
+        finally:
+            self._busy -= 1
+        self._idle.append(conn)
+        return reply
+
+    async def _send(self, conn: AbstractConnection, packed: bytes) -> Any:
+        async with asyncio.timeout(self.timeout):
+            if not conn.is_connected:
+                await conn.connect()  # type: ignore[no-untyped-call]
+            await conn.send_packed_command(packed, check_health=False)
+            return await conn.read_response(disconnect_on_error=False)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.disconnect(nowait=True)
