@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import string
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +17,7 @@ from swell.job import (
     decode,
     encode,
     is_ready,
+    new_id,
     new_job,
     priority_score,
     transition,
@@ -125,3 +129,14 @@ def test_retry_delay_bounded_by_cap_and_jitter(n: int, rand: float, initial: flo
 def test_job_from_dict_keeps_unknown_priorities_out() -> None:
     with pytest.raises(CorruptJob):
         Job.from_dict({"id": "x", "type": "t", "status": "exploded"})
+
+
+def test_new_ids_are_unique_url_safe_and_share_a_bucket_in_blocks() -> None:
+    ids = [new_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 16 and set(i) <= set(string.ascii_letters + string.digits + "-_") for i in ids)
+    # the last two characters (the Redis store's bucket) change every 64 ids, not every id
+    runs = sum(1 for a, b in itertools.pairwise(ids) if a[-2:] != b[-2:])
+    assert 20_000 // 64 - 1 <= runs <= 20_000 // 64 + 1
+    # ...while the first 14 are random: no position is stuck
+    assert all(len({i[k] for i in ids[:2000]}) > 40 for k in range(14))

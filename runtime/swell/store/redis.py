@@ -97,6 +97,7 @@ BEATS_FRESH = 0.25  # seconds a heartbeat snapshot serves the sweeps of further 
 REGISTER_EVERY = 10.0  # seconds between re-sends of a queue's SADD to the queue registry
 BATCH_LIMIT = 1000  # jobs enqueued or outcomes settled per script call (more go in the same pipeline)
 PROMOTE_LIMIT = 1000  # due jobs promoted per claim call
+PROMOTE_EVERY = 0.05  # seconds between the promotions settle_and_claim makes on its own
 TRIM_LIMIT = 1000  # retention deletions per script call (keeps every call short)
 REAP_LIMIT = 1000
 CHUNK = 500  # ids fetched per round trip by the query methods
@@ -139,6 +140,7 @@ class RedisStore:
         self._keys: dict[str, QueueKeys] = {}
         self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
         self._registered_at: dict[str, float] = {}  # queue -> monotonic time of our last SADD
+        self._promoted_at: dict[str, float] = {}  # queue -> monotonic time settle_and_claim promoted
         self._watch = HeartbeatWatch(settings.worker_dead_after)  # dead workers (reap_expired)
         # Push wake-ups (wait_for_work): one pub/sub connection shared by every waiter.
         self._pubsub: PubSub | None = None
@@ -393,16 +395,24 @@ class RedisStore:
 
     async def settle_and_claim(self, outcomes: Sequence[Outcome], queue: str, worker_id: str,
                                n: int) -> tuple[list[bool], list[Job]]:
-        """One script call (settle_claim.lua) when every outcome is of ``queue``; else the two."""
+        """One script call (settle_claim.lua) when every outcome is of ``queue``; else the two.
+
+        Unlike ``claim``, it promotes due scheduled jobs at most every PROMOTE_EVERY seconds per
+        queue: a worker streaming a backlog calls it hundreds of times a second, and its
+        scheduler promotes on its own timer too."""
         if (n <= 0 or n > CLAIM_LIMIT or len(outcomes) > BATCH_LIMIT
                 or any(o.job.queue != queue for o in outcomes)):
             return await self.settle(outcomes), await self.claim(queue, worker_id, n)
         now = self.clock()
         base = secrets.token_urlsafe(12) + "."
         batch = orjson.dumps([_outcome_args(o, now, False) for o in outcomes])
+        tick = time.monotonic()
+        promote = tick - self._promoted_at.get(queue, -PROMOTE_EVERY) >= PROMOTE_EVERY
+        if promote:
+            self._promoted_at[queue] = tick
         settled, reply = await self._hot_call("settle_claim", self._qkeys(queue), [
             fmt_time(now), *self._retention(now), TRIM_LIMIT, batch,
-            n, fmt_time(now + self._settings.lease), worker_id, base, PROMOTE_LIMIT])
+            n, fmt_time(now + self._settings.lease), worker_id, base, PROMOTE_LIMIT if promote else 0])
         return [bool(ok) for ok in settled], await self._claimed(queue, base, reply, worker_id, now)
 
     async def _claimed(self, queue: str, base: str, reply: list[Any], worker_id: str, now: float

@@ -3,32 +3,60 @@
 -- Each claimed job becomes running: attempts+1, a fresh token, worker id, started_at, lease.
 -- Records that cannot be decoded are dead-lettered ("corrupt: ...") and claiming goes on.
 -- now, lease_until: times as strings; n: at most 1000; token_base: random, the token of the
--- k-th claimed job is token_base .. k.
+-- k-th claimed job is token_base .. k; promote_limit: 0 = no promotion in this call.
 -- Returns: flat list id1, record1, id2, record2, ... of the claimed jobs, in claim order. A
 -- record with an empty state line was claimed from its first pending place (status pending,
 -- attempts 0, no state fields): its state is exactly what this claim gives every job (running,
 -- attempts 1, token token_base .. k for the k-th job, worker, started now, lease_until, no
 -- tenant), so the reply leaves it out (swell.store.record.decode_claimed).
 local function claim_jobs(now, n, lease_until, worker, token_base, promote_limit)
-  promote(now, promote_limit)
+  if promote_limit > 0 then promote(now, promote_limit) end
   local out, got = {}, 0
   local hset, zadd, zrem_ready = {}, {}, {}
+  local unbucket, buckets = {}, {}  -- bucket -> ids of fresh jobs claimed from it
   local worker_json = cjson.encode(worker)
   while got < n do
     local popped = redis.call('ZPOPMIN', K.p, n - got)
     if #popped == 0 then break end
-    local ids = {}
-    for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
-    local recs = redis.call('HMGET', K.j, unpack(ids))
+    -- The records: fresh ones from their buckets, one HMGET per bucket (ids enqueued together
+    -- share one, see swell.job.new_id), the others from :j. A redis.call costs more than the
+    -- command it runs, so fewer calls matter more than smaller ones.
+    local ids, groups, order = {}, {}, {}
+    for i = 1, #popped, 2 do
+      local id = popped[i]
+      ids[#ids + 1] = id
+      local b = bucket(id)
+      local g = groups[b]
+      if not g then g = {}; groups[b] = g; order[#order + 1] = b end
+      g[#g + 1] = id
+    end
+    local recs, from, missing = {}, {}, {}
+    for _, b in ipairs(order) do
+      local g = groups[b]
+      local found = redis.call('HMGET', b, unpack(g))
+      for k, id in ipairs(g) do
+        if found[k] then recs[id] = found[k]; from[id] = b end
+      end
+    end
+    for _, id in ipairs(ids) do
+      if not recs[id] then missing[#missing + 1] = id end
+    end
+    if #missing > 0 then
+      local found = redis.call('HMGET', K.j, unpack(missing))
+      for k, id in ipairs(missing) do recs[id] = found[k] or nil end
+    end
     for i, id in ipairs(ids) do
-      local raw, fresh = recs[i], false
-      if not raw then
-        raw = redis.call('HGET', bucket(id), id)
-        fresh = raw and true or false
+      local raw = recs[id]
+      if raw and from[id] then
+        local b = from[id]
+        if not unbucket[b] then unbucket[b] = {}; buckets[#buckets + 1] = b end
+        local u = unbucket[b]
+        u[#u + 1] = id
       end
       if raw and string.byte(raw, 1) == 10 then
         -- A never-claimed job with an empty state (most jobs): write its state directly, as
-        -- cjson would, without building and re-encoding a table.
+        -- cjson would, without building and re-encoding a table. (Never in :a: it was neither
+        -- promoted nor requeued.)
         got = got + 1
         local q = popped[2 * i]
         local tail_only = raw
@@ -41,13 +69,11 @@ local function claim_jobs(now, n, lease_until, worker, token_base, promote_limit
         hset[#hset + 1] = raw
         zadd[#zadd + 1] = lease_until
         zadd[#zadd + 1] = id
-        zrem_ready[#zrem_ready + 1] = id
-        if fresh then redis.call('HDEL', bucket(id), id) end
         raw = nil
       end
       local rec, st, tail = decode(raw)
       if rec and not st then
-        bury(id, 'corrupt: ' .. tail, now)
+        bury(id, 'corrupt: ' .. tail, now)  -- moves the evidence out of its bucket itself
       elseif rec then
         got = got + 1
         st.st = 'r'
@@ -69,14 +95,14 @@ local function claim_jobs(now, n, lease_until, worker, token_base, promote_limit
         zadd[#zadd + 1] = lease_until
         zadd[#zadd + 1] = id
         tenant_move(st, 'p', 'r')
-        if fresh then redis.call('HDEL', bucket(id), id) end
       end
     end
   end
+  for _, b in ipairs(buckets) do redis.call('HDEL', b, unpack(unbucket[b])) end
   if got > 0 then
     redis.call('HSET', K.j, unpack(hset))
     redis.call('ZADD', K.r, unpack(zadd))
-    if redis.call('EXISTS', K.a) == 1 then redis.call('ZREM', K.a, unpack(zrem_ready)) end
+    if #zrem_ready > 0 and redis.call('EXISTS', K.a) == 1 then redis.call('ZREM', K.a, unpack(zrem_ready)) end
   end
   return out
 end

@@ -152,7 +152,12 @@ end
 local function trim(zkey, cutoff, maxn, limit, by_age)
   if by_age ~= false then drop(zkey, finished_before(zkey, cutoff, false, limit)) end
   local over = redis.call('ZCARD', zkey) - tonumber(maxn)
-  if over > 0 then drop(zkey, redis.call('ZRANGE', zkey, 0, math.min(over, limit) - 1)) end
+  if over > 0 then  -- the oldest: popped (one call) rather than read and then removed
+    local popped, ids = redis.call('ZPOPMIN', zkey, math.min(over, limit)), {}
+    for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
+    redis.call('HDEL', K.j, unpack(ids))
+    redis.call('HDEL', K.b, unpack(ids))
+  end
 end
 
 -- Dead-letter a record that cannot be decoded; the raw record stays as evidence.

@@ -132,16 +132,13 @@ local function settle_batch(now, completed_cutoff, completed_max, dead_cutoff, d
     if not tonumber(lo) or d[3] < tonumber(lo) then redis.call('HSET', K.m, 'dl:' .. jtype, d[3]) end
     if not tonumber(hi) or d[4] > tonumber(hi) then redis.call('HSET', K.m, 'dh:' .. jtype, d[4]) end
   end
-  if finished_n > 0 then
-    redis.call('HINCRBY', K.t, string.format('%d', math.floor(tonumber(now))), finished_n)
-  end
-
   -- Retention by count after every batch; by age (and pruning of old throughput buckets) at
-  -- most once a second per queue: that work costs more than a small batch itself.
+  -- most once a second per queue: that work costs more than a small batch itself. The first
+  -- settle of a second is the one that starts that second's throughput counter (a 0 when
+  -- nothing finished: harmless), so telling it costs no extra call.
   local limit = tonumber(trim_limit)
   local second = string.format('%d', math.floor(tonumber(now)))
-  local sweep = redis.call('HGET', K.m, 'sweep') ~= second
-  if sweep then redis.call('HSET', K.m, 'sweep', second) end
+  local sweep = redis.call('HINCRBY', K.t, second, finished_n) == finished_n
   if incr['completed'] then trim(K.c, completed_cutoff, completed_max, limit, sweep) end
   if incr['cancelled'] then trim(K.x, completed_cutoff, completed_max, limit, sweep) end
   if incr['failed'] then trim(K.d, dead_cutoff, dead_max, limit, sweep) end
