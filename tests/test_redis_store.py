@@ -550,3 +550,45 @@ async def test_store_clock_is_public(redis_url: str, clock: ManualClock) -> None
     finally:
         await store.close()
 
+
+
+async def test_hot_path_call_to_a_silent_server_times_out() -> None:
+    """settle_and_claim runs on the store's own connections (swell.store.direct): a server that
+    accepts but never answers (a hung Redis, a black-holed proxy) still ends in StoreUnavailable
+    within the socket timeout, and a restarted store works again."""
+    import asyncio
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 16)
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=r"cannot reach Redis at 127\.0\.0\.1"):
+            await store.settle_and_claim([], "q", "w", 5)
+        assert time.monotonic() - started < 3.0
+    finally:
+        server.close()
+        await store.close()
+
+
+async def test_hot_path_reconnects_after_redis_drops_its_connections(redis_url: str, key_prefix: str) -> None:
+    """An idle hot-path connection closed by Redis (CLIENT KILL, a proxy's idle timeout) is
+    replaced on the next call, without an error."""
+    store = RedisStore.from_url(redis_url, settings=Settings(key_prefix=key_prefix))
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        job = await store.enqueue(new_job("t", {"i": 1}, now=time.time()))
+        _, claimed = await store.settle_and_claim([], "default", "w", 1)
+        assert [j.id for j in claimed] == [job.id]
+        admin.client_kill_filter(_type="normal", skipme=True)
+        results, more = await store.settle_and_claim([Outcome(claimed[0], OutcomeKind.COMPLETE)],
+                                                     "default", "w", 1)
+        assert results == [True] and more == []
+        assert (await store.get(job.id)).status is Status.COMPLETED
+    finally:
+        admin.close()
+        await store.close()

@@ -9,9 +9,10 @@ nothing else.
 
 * At most ``limit`` calls run this way at once; more (an application enqueuing from hundreds of
   tasks) return ``None`` from ``acquire`` and take redis-py's path with its pool.
-* Timeouts: the whole call is bounded by the client's ``socket_timeout`` (30 s from
-  ``RedisStore.from_url``); a call that times out or is cancelled half-way drops its connection
-  (its reply would be read by the next call).
+* Timeouts: the whole call (connecting included) is bounded by the client's ``socket_timeout``
+  (30 s from ``RedisStore.from_url``), checked about once a second: a call past it has its
+  connection closed and raises TimeoutError. A call cancelled half-way drops its connection
+  too (its reply would be read by the next call).
 * A connection that failed is dropped; a call on a connection that had been idle and fails
   before any reply is repeated once on a fresh one (what redis-py's one retry does), so a
   connection closed by Redis' ``timeout`` or a proxy is not reported as an outage.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,6 +60,12 @@ class DirectCalls:
         self._idle: list[AbstractConnection] = []
         self._busy = 0
         self.limit = limit
+        # Timeouts: a deadline per call in flight, checked by one timer while calls are out
+        # (an asyncio.timeout per call costs more than the rest of the call's Python work).
+        self._deadlines: dict[AbstractConnection, float] = {}
+        self._expired: set[AbstractConnection] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     def acquire(self) -> AbstractConnection | None:
         """An idle or new connection, or None when ``limit`` calls are already running."""
@@ -95,13 +103,44 @@ class DirectCalls:
         return reply
 
     async def _send(self, conn: AbstractConnection, packed: bytes) -> Any:
-        async with asyncio.timeout(self.timeout):
+        if self.timeout is not None:
+            self._deadlines[conn] = time.monotonic() + self.timeout
+            if self._timer is None:
+                self._arm()
+        try:
             if not conn.is_connected:
                 await conn.connect()  # type: ignore[no-untyped-call]
             await conn.send_packed_command(packed, check_health=False)
             return await conn.read_response(disconnect_on_error=False)
+        except Exception as exc:
+            if conn in self._expired:
+                raise TimeoutError(f"no reply from Redis within {self.timeout:g} s") from exc
+            raise
+        finally:
+            self._deadlines.pop(conn, None)
+            self._expired.discard(conn)
+
+    def _arm(self) -> None:
+        assert self.timeout is not None
+        self._timer = asyncio.get_running_loop().call_later(min(1.0, self.timeout), self._check)
+
+    def _check(self) -> None:
+        """Close the connections of calls past their deadline: their reads fail at once."""
+        self._timer = None
+        now = time.monotonic()
+        for conn, deadline in list(self._deadlines.items()):
+            if now >= deadline:  # again at every check: redis-py may have reconnected meanwhile
+                self._expired.add(conn)
+                task = asyncio.get_running_loop().create_task(conn.disconnect(nowait=True))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        if self._deadlines:
+            self._arm()
 
     async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.disconnect(nowait=True)

@@ -136,6 +136,7 @@ class RedisStore:
         self._prefix = check_prefix(settings.key_prefix)
         self._global = GlobalKeys(self._prefix)
         self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
+        self._retention_ttls = self._ttls()
         self._direct = DirectCalls(client)  # the hot paths' own connections (swell.store.direct)
         self._keys: dict[str, QueueKeys] = {}
         self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
@@ -335,6 +336,11 @@ class RedisStore:
         first is harmless if the script then fails."""
         return [["SADD", self._global.queues, *dict.fromkeys(queues)]]
 
+    def _ttls(self) -> list[str]:
+        """Retention as settle.lua takes it (the cutoffs are computed there)."""
+        s = self._settings
+        return [fmt_time(s.completed_ttl), str(s.completed_max), fmt_time(s.dead_ttl), str(s.dead_max)]
+
     def _retention(self, now: float) -> list[str]:
         s = self._settings
         return [fmt_time(now - s.completed_ttl), str(s.completed_max), fmt_time(now - s.dead_ttl),
@@ -411,7 +417,7 @@ class RedisStore:
         if promote:
             self._promoted_at[queue] = tick
         settled, reply = await self._hot_call("settle_claim", self._qkeys(queue), [
-            fmt_time(now), *self._retention(now), TRIM_LIMIT, batch,
+            fmt_time(now), *self._retention_ttls, TRIM_LIMIT, batch,
             n, fmt_time(now + self._settings.lease), worker_id, base, PROMOTE_LIMIT if promote else 0])
         return [bool(ok) for ok in settled], await self._claimed(queue, base, reply, worker_id, now)
 
@@ -459,7 +465,7 @@ class RedisStore:
         if not outcomes:
             return []
         now = self.clock()
-        head = [fmt_time(now), *self._retention(now), TRIM_LIMIT]
+        head = [fmt_time(now), *self._retention_ttls, TRIM_LIMIT]
         by_queue = _chunks_by_queue([o.job.queue for o in outcomes])
         calls: list[_Call] = []
         for queue, idxs in by_queue:
@@ -977,7 +983,7 @@ def _outcome_args(o: Outcome, now: float, bury: bool) -> list[Any]:
         error = o.error or JobError("Failed", o.reason or "failed")
         payload = orjson.dumps(error.to_dict()).decode()
         extra = o.reason or f"{error.type}: {error.message}"
-    duration = "" if o.duration is None else fmt_time(o.duration)
+    duration: float | str = "" if o.duration is None else o.duration  # JSON number: no exact repr needed
     return [kind, job.id, job.token or "", payload, extra, duration, job.type]
 
 

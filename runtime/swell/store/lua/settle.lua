@@ -4,14 +4,14 @@
 -- call plus the cjson of each job's small state.
 -- uses: settling
 -- KEYS:  the queue's key base "<prefix>:{queue}:" (uses p, s, r, j, c, x, d, m, t, u, k, b)
--- ARGV:  now, completed_cutoff, completed_max, dead_cutoff, dead_max, trim_limit,
+-- ARGV:  now, completed_ttl, completed_max, dead_ttl, dead_max, trim_limit (retention),
 --        outcomes: a JSON array of [kind, id, token, payload, extra, duration, type]
 --          kind 'c' complete: payload = result JSON ('' = None)
 --          kind 'y' retry:    payload = error JSON, extra = run_at of the next attempt
 --          kind 'f' fail:     payload = error JSON, extra = dead reason
 --          kind 'l' release:  back to pending at its old place, the attempt not counted
 --          kind 'b' bury:     the record is corrupt (found by Python); extra = reason
---        duration = seconds the attempt ran ('' = unknown), type = job type (duration stats)
+--        duration = seconds the attempt ran (a number; '' = unknown), type = job type (duration stats)
 --        A running job whose cancellation was requested ends cancelled on retry/fail/release.
 -- Returns: one 1 (applied) or 0 (token lost: nothing changed) per outcome
 return settle_batch(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], cjson.decode(ARGV[7]))
