@@ -445,7 +445,7 @@ class Worker:
             self._observe("on_start", job)
         loop = self._loop
         assert loop is not None  # set by run()
-        slot.task = loop.create_task(self._execute(slot))
+        slot.task = loop.create_task(self._execute(slot), name=job.id)  # (a name is cheaper than a counter)
 
     async def _settle(self, batch: list[Outcome]) -> None:
         try:

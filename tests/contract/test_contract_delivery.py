@@ -302,6 +302,30 @@ async def test_claimed_state_keeps_odd_worker_ids_exact(store: Store, job: JobFa
     assert (await store.get(queued.id)).worker_id == odd
 
 
+async def test_completing_through_settle_and_claim_records_every_field(store: Store, job: JobFactory,
+                                                                       clock: ManualClock) -> None:
+    """The same finished record whichever way a completion is settled (Redis writes the common
+    case, a fresh job completed by the worker that claimed it, without cjson)."""
+    odd = 'w "1"/é'
+    result = {"text": 'quote " slash / back \\ é \u2028', "n": [1, 2.5, None]}
+    a, b = await store.enqueue_many([job("t", {"i": 1}), job("t", {"i": 2})])
+    started = clock()
+    (ca, cb) = await store.claim(Q, odd, 2)
+    clock.advance(2)
+    assert await store.complete(ca, result=result, duration=2.0) is True
+    outcome = Outcome(cb, OutcomeKind.COMPLETE, result=result, duration=2.0)
+    settled, _ = await store.settle_and_claim([outcome], Q, odd, 1)
+    assert settled == [True]
+    plain, fast = await store.get(a.id), await store.get(b.id)
+    for done, claimed in ((plain, ca), (fast, cb)):
+        assert done.status is Status.COMPLETED and done.result == result
+        assert done.attempts == 1 and done.worker_id == odd and done.token is None
+        assert done.started_at == started and done.finished_at == clock() and done.lease_until is None
+        assert done.args == claimed.args and done.created_at == claimed.created_at
+    # a stale token is refused on that path too
+    assert (await store.settle_and_claim([Outcome(cb, OutcomeKind.COMPLETE)], Q, odd, 1))[0] == [False]
+
+
 async def test_reaped_job_keeps_its_place_ahead_of_later_jobs(store: Store, job: JobFactory,
                                                               clock: ManualClock) -> None:
     first = await store.enqueue(job())

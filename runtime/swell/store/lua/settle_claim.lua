@@ -8,6 +8,6 @@
 local batch = cjson.decode(ARGV[7])
 local settled = {}
 if #batch > 0 then
-  settled = settle_batch(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], batch)
+  settled = settle_batch(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], batch, cjson.encode(ARGV[10]))
 end
 return {settled, claim_jobs(ARGV[1], tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12]))}

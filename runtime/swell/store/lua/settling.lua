@@ -4,9 +4,26 @@
 -- retention to the completed, cancelled and dead sets. Work is batched: a few commands per
 -- call plus the cjson of each job's small state.
 -- now, completed_ttl, completed_max, dead_ttl, dead_max, trim_limit: strings as settle.lua
--- gets them; batch: the decoded outcomes (see settle.lua).
+-- gets them; batch: the decoded outcomes (see settle.lua); worker_json: the settling worker's
+-- id as JSON when known (settle_claim.lua), for the fast path of completed_state().
 -- Returns: one 1 (applied) or 0 (token lost: nothing changed) per outcome
-local function settle_batch(now, completed_ttl, completed_max, dead_ttl, dead_max, trim_limit, batch)
+-- The state of a job completed from the exact state claiming.lua writes for a fresh job (only
+-- when that is what the record holds: same token, this worker, lease never renewed), written
+-- without cjson; nil otherwise. Same fields as the general path: tk, lu, q dropped; st, fa, r set.
+local function completed_state(raw, token, worker_json, now, payload)
+  if not raw then return nil end
+  local prefix = '{"st":"r","a":1,"tk":"' .. token .. '","w":' .. worker_json .. ',"sa":"'
+  if string.sub(raw, 1, #prefix) ~= prefix then return nil end
+  local sa, n, tail = string.match(raw, '^([^"]*)","lu":"[^"]*","q":"[^"]*","n":(%d+)}(\n.*)$', #prefix + 1)
+  if not sa then return nil end
+  local result = ''
+  if payload ~= '' then result = ',"r":' .. cjson.encode(payload) end
+  return '{"st":"c","a":1,"w":' .. worker_json .. ',"sa":"' .. sa .. '","n":' .. n .. ',"fa":"' .. now ..
+         '"' .. result .. '}' .. tail
+end
+
+local function settle_batch(now, completed_ttl, completed_max, dead_ttl, dead_max, trim_limit, batch,
+                            worker_json)
   -- the cutoffs here rather than in Python: the same double arithmetic, two fewer strings to send
   local completed_cutoff = tonumber(now) - tonumber(completed_ttl)
   local dead_cutoff = tonumber(now) - tonumber(dead_ttl)
@@ -41,8 +58,23 @@ local function settle_batch(now, completed_ttl, completed_max, dead_ttl, dead_ma
 
   for i, o in ipairs(batch) do
     local kind, id, token, payload, extra = o[1], o[2], o[3], o[4], o[5]
-    local rec, st, tail = decode(recs[i])
-    if applied[id] or not (rec and st and status(st) == 'r' and st.tk == token) then
+    local done = nil
+    if kind == 'c' and worker_json and not check_cancel and not applied[id] then
+      done = completed_state(recs[i], token, worker_json, now, payload)
+    end
+    local rec, st, tail
+    if not done then rec, st, tail = decode(recs[i]) end
+    if done then  -- the common case: a fresh job completed by the worker that claimed it
+      applied[id] = true
+      out[i] = 1
+      zrem[#zrem + 1] = id
+      terminal[#terminal + 1] = {K.c, id}
+      bump('completed')
+      finished_n = finished_n + 1
+      duration(o[7], o[6])
+      hset[#hset + 1] = id
+      hset[#hset + 1] = done
+    elseif applied[id] or not (rec and st and status(st) == 'r' and st.tk == token) then
       out[i] = 0
     elseif kind == 'b' then
       applied[id] = true
