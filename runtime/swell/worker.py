@@ -317,9 +317,12 @@ class Worker:
                         break
                     self._send(n)
                 if not wake.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(1.0):
-                            await wake.wait()
+                    if self._requests:  # one of them ends (a reply, or the store's timeout) and wakes us
+                        await wake.wait()
+                    else:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(1.0):
+                                await wake.wait()
                 wake.clear()
                 continue
             if self._requests:  # leaving the streaming mode: let the requests in flight land
