@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,9 +15,11 @@ from swell.job import (
     Job,
     Priority,
     Status,
+    _size_bound,
     decode,
     encode,
     is_ready,
+    new_id,
     new_job,
     priority_score,
     transition,
@@ -59,6 +65,41 @@ def test_bad_input_is_rejected_with_a_clear_message(kwargs: dict[str, object], m
 def test_payload_limit() -> None:
     with pytest.raises(PayloadTooLarge, match="over the 100-byte payload limit"):
         new_job("t", {"blob": "x" * 200}, now=NOW, payload_limit=100)
+
+
+@given(size=st.integers(0, 400), text=st.sampled_from(["x", "\u00e9", "\x01", '"']),
+       tenant=st.sampled_from([None, "", "acme\n", 7]), limit=st.integers(1, 700),
+       metadata=st.sampled_from([None, {"m": "y" * 50}]), delay=st.sampled_from([None, 5.0]))
+def test_payload_limit_is_exact_at_the_edge(*, size: int, text: str, tenant: object, limit: int,
+                                            metadata: dict[str, str] | None, delay: float | None) -> None:
+    """new_job skips encoding when a bound proves the job fits: the verdict and the message are
+    those of the exact encoded size."""
+    options: dict[str, object] = {"tenant": tenant, "metadata": metadata, "delay": delay, "job_id": "i" * 16}
+    unlimited = new_job("t", {"blob": text * size}, now=NOW, **options)  # type: ignore[arg-type]
+    exact = len(encode(unlimited))
+    assert _size_bound(unlimited, len(orjson.dumps(unlimited.args))) >= exact
+    if exact > limit:
+        with pytest.raises(PayloadTooLarge, match=f"is {exact} bytes encoded, over the {limit}-byte"):
+            new_job("t", {"blob": text * size}, now=NOW, payload_limit=limit, **options)  # type: ignore[arg-type]
+    else:
+        new_job("t", {"blob": text * size}, now=NOW, payload_limit=limit, **options)  # type: ignore[arg-type]
+
+
+def test_new_ids_are_random_url_safe_and_not_shared_with_a_forked_child() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == 2000
+    assert all(len(i) == 16 and re.fullmatch(r"[A-Za-z0-9_-]{16}", i) for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids must not be the ones the parent has still to hand out
+        os.write(write, "".join(new_id() for _ in range(10)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 1000).decode()
+    os.close(read)
+    os.close(write)
+    parent = "".join(new_id() for _ in range(10))
+    assert len(child) == 160 and child != parent
 
 
 def test_priority_parse_accepts_names_and_numbers() -> None:

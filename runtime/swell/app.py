@@ -237,7 +237,10 @@ class App:
         Each spec is a mapping with ``enqueue``'s keyword names (``type`` required), or a
         ``(type, args)`` pair.
         """
-        jobs = [self.build_job(**_spec_kwargs(spec)) for spec in specs]
+        build = self.build_job
+        # A (type, args) tuple, the usual spec, skips building a kwargs dict for each job.
+        jobs = [build(spec[0], spec[1]) if spec.__class__ is tuple and len(spec) == 2
+                else build(**_spec_kwargs(spec)) for spec in specs]
         if not jobs:
             return []
         stored = await self.store.enqueue_many(jobs)

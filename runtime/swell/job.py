@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import math
-import secrets
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
@@ -218,9 +219,26 @@ def decode(data: bytes | str) -> Job:
     return Job.from_dict(raw)
 
 
+_ID_BATCH = 256
+_ids: list[str] = []
+
+
 def new_id() -> str:
-    """96 random bits, URL-safe, 16 characters."""
-    return secrets.token_urlsafe(12)
+    """96 random bits, URL-safe, 16 characters (what ``secrets.token_urlsafe(12)`` gives).
+
+    Drawn from the OS random source 256 ids at a time: 12 bytes are exactly 16 base64
+    characters, so one encoded block of 256 * 12 bytes is 256 ids; about 4x cheaper per id than
+    one token_urlsafe call each (an enqueue_many of 1,000 jobs makes 1,000 ids). A forked child
+    starts with an empty pool, so two processes never hand out the same ids."""
+    try:
+        return _ids.pop()
+    except IndexError:
+        block = base64.urlsafe_b64encode(os.urandom(12 * _ID_BATCH)).decode()
+        _ids.extend(block[k:k + 16] for k in range(16, 16 * _ID_BATCH, 16))
+        return block[:16]
+
+
+os.register_at_fork(after_in_child=_ids.clear)
 
 
 def new_job(
@@ -244,7 +262,7 @@ def new_job(
     """Build a validated job. Raises InvalidJob (with a message naming the problem) on bad input."""
     if not isinstance(type, str) or not type:
         raise InvalidJob("job type must be a non-empty string")
-    if not isinstance(queue, str) or not queue or any(c in queue for c in "{}: \n"):
+    if not isinstance(queue, str) or not queue or not _QUEUE_FORBIDDEN.isdisjoint(queue):
         raise InvalidJob(f"invalid queue name {queue!r}: use letters, digits, '-', '_' or '.'")
     prio = Priority.parse(priority)
     if delay is not None and run_at is not None:
@@ -264,7 +282,8 @@ def new_job(
     if args is None:
         args = {}
     try:
-        args = orjson.loads(orjson.dumps(args))  # normalise: tuples -> lists, reject non-JSON
+        args_json = orjson.dumps(args)
+        args = orjson.loads(args_json)  # normalise: tuples -> lists, reject non-JSON
     except TypeError as exc:
         raise InvalidJob(f"args of job {type!r} are not JSON-serialisable: {exc}") from exc
     status = Status.SCHEDULED if run_at is not None and run_at > now else Status.PENDING
@@ -284,12 +303,39 @@ def new_job(
         timeout=timeout,
         unique_key=unique_key,
     )
+    if _size_bound(job, len(args_json)) <= payload_limit:
+        return job  # cannot be over the limit: no need to encode it just to measure
     size = len(encode(job))
     if size > payload_limit:
         raise PayloadTooLarge(
             f"job {type!r} is {size} bytes encoded, over the {payload_limit}-byte payload limit"
         )
     return job
+
+
+_QUEUE_FORBIDDEN = frozenset("{}: \n")
+_MAX_EXACT = 2**53  # integers up to this write at most 16 digits
+_UNBOUNDED = 1 << 62
+
+
+def _size_bound(job: Job, args_size: int) -> int:
+    """An upper bound of ``len(encode(job))`` for a job new_job built, from the size of its
+    args JSON, without encoding it: every string at 6 bytes a character (JSON's worst escape),
+    every number at 32 bytes, 256 bytes of keys and punctuation. Jobs with metadata, a custom
+    retry policy or values of unusual types get _UNBOUNDED, so they are encoded exactly (and
+    any encoding error is raised here, as before)."""
+    strings = (job.id, job.type, job.queue, job.tenant or "", job.unique_key or "")
+    if (job.metadata or job.retry_policy is not DEFAULT_RETRY_POLICY
+            or not all(isinstance(text, str) for text in strings)
+            or not all(_small_number(v) for v in (job.max_retries, job.created_at, job.run_at, job.timeout))):
+        return _UNBOUNDED
+    return args_size + 6 * sum(len(text) for text in strings) + 4 * 32 + 256
+
+
+def _small_number(value: Any) -> bool:
+    """None, a float, or an int orjson writes in at most 16 digits."""
+    kind = value.__class__
+    return value is None or kind is float or (kind is int and -_MAX_EXACT < value < _MAX_EXACT)
 
 
 def transition(job: Job, to: Status, **changes: Any) -> Job:

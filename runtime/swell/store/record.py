@@ -130,7 +130,7 @@ def _extra(job: Job) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if job.max_retries != DEFAULT_MAX_RETRIES:
         extra["max_retries"] = job.max_retries
-    if job.retry_policy != DEFAULT_RETRY_POLICY:
+    if job.retry_policy is not DEFAULT_RETRY_POLICY and job.retry_policy != DEFAULT_RETRY_POLICY:
         extra["retry_policy"] = job.retry_policy.to_dict()
     if job.timeout is not None:
         extra["timeout"] = job.timeout
