@@ -3,6 +3,7 @@ hash tags, retention bounds, script cache loss and round trips."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
@@ -353,6 +354,40 @@ async def test_a_mixed_batch_keeps_ids_places_and_counters(store: RedisStore, ra
     claimed = await store.claim("default", "w", 20)
     assert [j.id for j in claimed] == [batch[11].id, waiting.id, plain[0].id, long.id, batch[3].id,
                                        batch[5].id, plain[1].id, plain[2].id]
+
+
+async def test_single_enqueues_survive_flush_cancel_concurrency_and_restart(
+        redis_server: RedisServer, clock: ManualClock) -> None:
+    """Single enqueues run on a connection the store keeps: a script flush, a call cancelled
+    mid-flight, concurrent calls and a Redis restart must all leave it right."""
+    store = RedisStore.from_url(f"redis://127.0.0.1:{redis_server.port}/0", clock=clock)
+    raw_client = redis.Redis(port=redis_server.port)
+    try:
+        first = await store.enqueue(mk(clock, "t", {"i": 0}))  # registers the queue (pipeline)
+        second = await store.enqueue(mk(clock, "t", {"i": 1}))  # on the kept connection
+        raw_client.script_flush()
+        third = await store.enqueue(mk(clock, "t", {"i": 2}))
+        assert (await store.enqueue(replace(second, args={"i": 9}))).args == {"i": 1}
+        for _ in range(20):  # cancel calls at every point of their flight
+            task = asyncio.ensure_future(store.enqueue(mk(clock, "t", {"i": -1})))
+            await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        jobs = [mk(clock, "t", {"i": i}) for i in range(3, 40)]
+        out = await asyncio.gather(*(store.enqueue(j) for j in jobs + jobs[:5]))
+        assert [j.id for j in out] == [j.id for j in jobs + jobs[:5]]
+        assert [j.args for j in out[-5:]] == [j.args for j in jobs[:5]]
+        redis_server.stop()
+        redis_server.start()
+        after = await store.enqueue(mk(clock, "t", {"i": 40}))  # a fresh server: reconnect, reload
+        assert [j.id for j in await store.claim("default", "w", 100)] == [after.id]
+        raw_client.flushall()
+        await store.enqueue(first)
+        await store.enqueue(third)
+        assert [j.id for j in await store.claim("default", "w", 100)] == [first.id, third.id]
+    finally:
+        raw_client.close()
+        await store.close()
 
 
 def _reference_record(job: Job) -> bytes:
