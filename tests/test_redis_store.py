@@ -390,6 +390,13 @@ async def test_single_enqueues_survive_flush_cancel_concurrency_and_restart(
         await store.close()
 
 
+def test_enqueue_packs_its_command_as_redis_py_does() -> None:
+    conn = redis.asyncio.Connection()
+    args = [b"2" * 3, b"", "id-\u00e9", "x" * 7000, b"\n1.5\nt\n{}", 7, 2.5, b"r" * 7000]
+    packed = redis_module._pack_evalsha(conn, "0" * 40, "p:{q}:", args)
+    assert packed == b"".join(conn.pack_command("EVALSHA", "0" * 40, 1, "p:{q}:", *args))
+
+
 def _reference_record(job: Job) -> bytes:
     """The record as the first encoder wrote it (through Job.to_dict()): the format reference."""
     d = job.to_dict()

@@ -323,13 +323,15 @@ def _size_bound(job: Job, args_size: int) -> int:
     args JSON, without encoding it: every string at 6 bytes a character (JSON's worst escape),
     every number at 32 bytes, 256 bytes of keys and punctuation. Jobs with metadata, a custom
     retry policy or values of unusual types get _UNBOUNDED, so they are encoded exactly (and
-    any encoding error is raised here, as before)."""
-    strings = (job.id, job.type, job.queue, job.tenant or "", job.unique_key or "")
-    if (job.metadata or job.retry_policy is not DEFAULT_RETRY_POLICY
-            or not all(isinstance(text, str) for text in strings)
-            or not all(_small_number(v) for v in (job.max_retries, job.created_at, job.run_at, job.timeout))):
+    any encoding error is raised here, as before). (No generators: this runs once a job.)"""
+    job_id, tenant, unique_key = job.id, job.tenant or "", job.unique_key or ""
+    if (job.metadata or job.retry_policy is not DEFAULT_RETRY_POLICY or not isinstance(job_id, str)
+            or not isinstance(tenant, str) or not isinstance(unique_key, str)
+            or not _small_number(job.max_retries) or not _small_number(job.created_at)
+            or not _small_number(job.run_at) or not _small_number(job.timeout)):
         return _UNBOUNDED
-    return args_size + 6 * sum(len(text) for text in strings) + 4 * 32 + 256
+    chars = len(job_id) + len(job.type) + len(job.queue) + len(tenant) + len(unique_key)
+    return args_size + 6 * chars + 4 * 32 + 256
 
 
 def _small_number(value: Any) -> bool:
