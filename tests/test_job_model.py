@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
@@ -15,6 +16,7 @@ from swell.job import (
     Job,
     Priority,
     Status,
+    _new_job_value,
     _size_bound,
     decode,
     encode,
@@ -83,6 +85,25 @@ def test_payload_limit_is_exact_at_the_edge(*, size: int, text: str, tenant: obj
             new_job("t", {"blob": text * size}, now=NOW, payload_limit=limit, **options)  # type: ignore[arg-type]
     else:
         new_job("t", {"blob": text * size}, now=NOW, payload_limit=limit, **options)  # type: ignore[arg-type]
+
+
+def test_new_job_builds_the_job_the_dataclass_would() -> None:
+    """new_job fills the Job slots directly (_new_job_value): the same value as Job(...), every
+    field it does not set at its dataclass default, and no field forgotten."""
+    values = {"id": "i", "type": "t", "args": [1], "queue": "q", "priority": Priority.LOW,
+              "status": Status.SCHEDULED, "max_retries": 7, "retry_policy": RetryPolicy(initial=3.0),
+              "run_at": NOW + 1, "created_at": NOW, "metadata": {"m": 1}, "tenant": "acme",
+              "timeout": 2.5, "unique_key": "u"}
+    built = _new_job_value(*values.values())
+    assert built == Job(**values)  # type: ignore[arg-type]
+    for f in dataclasses.fields(Job):
+        expected = values.get(f.name, f.default)
+        assert getattr(built, f.name) == expected, f.name
+    made = new_job("t", {"a": 1}, now=NOW, queue="q", priority="high", delay=5, max_retries=1,
+                   metadata={"k": "v"}, tenant="acme", timeout=3, unique_key="u", job_id="x")
+    assert made == Job(id="x", type="t", args={"a": 1}, queue="q", priority=Priority.HIGH,
+                       status=Status.SCHEDULED, max_retries=1, run_at=NOW + 5, created_at=NOW,
+                       metadata={"k": "v"}, tenant="acme", timeout=3, unique_key="u")
 
 
 def test_new_ids_are_random_url_safe_and_not_shared_with_a_forked_child() -> None:
