@@ -264,7 +264,7 @@ def new_job(
         raise InvalidJob("job type must be a non-empty string")
     if not isinstance(queue, str) or not queue or not _QUEUE_FORBIDDEN.isdisjoint(queue):
         raise InvalidJob(f"invalid queue name {queue!r}: use letters, digits, '-', '_' or '.'")
-    prio = Priority.parse(priority)
+    prio = priority if priority.__class__ is Priority else Priority.parse(priority)
     if delay is not None and run_at is not None:
         raise InvalidJob("give either delay or run_at, not both")
     if delay is not None:
@@ -368,8 +368,10 @@ def _size_bound(job: Job, args_size: int) -> int:
     job_id, tenant, unique_key = job.id, job.tenant or "", job.unique_key or ""
     if (job.metadata or job.retry_policy is not DEFAULT_RETRY_POLICY or not isinstance(job_id, str)
             or not isinstance(tenant, str) or not isinstance(unique_key, str)
-            or not _small_number(job.max_retries) or not _small_number(job.created_at)
-            or not _small_number(job.run_at) or not _small_number(job.timeout)):
+            or not (job.created_at.__class__ is float or _small_number(job.created_at))
+            or not _small_number(job.max_retries)
+            or not (job.run_at is None or _small_number(job.run_at))
+            or not (job.timeout is None or _small_number(job.timeout))):
         return _UNBOUNDED
     chars = len(job_id) + len(job.type) + len(job.queue) + len(tenant) + len(unique_key)
     return args_size + 6 * chars + 4 * 32 + 256

@@ -87,8 +87,9 @@ def encode_record(job: Job) -> bytes:
                 state[key] = value
     else:
         state = _state(job)
-    args = job.args
-    parts = [orjson.dumps(state) if state else b"", fmt_time(job.created_at).encode(),
+    args, created = job.args, job.created_at
+    parts = [orjson.dumps(state) if state else b"",
+             (repr(created) if created.__class__ is float else fmt_time(created)).encode(),
              _encode_type(job.type), b"" if args == {} else orjson.dumps(args)]
     extra = _extra(job)
     if extra:
