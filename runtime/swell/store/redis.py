@@ -54,7 +54,7 @@ import orjson
 from redis import exceptions as rexc
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline, PubSub
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
@@ -376,8 +376,7 @@ class RedisStore:
         try:
             conn = self._held
             if conn is None:
-                pool = self._client.connection_pool
-                conn = self._held = await pool.get_connection()  # type: ignore[no-untyped-call]
+                conn = self._held = await _checkout(self._client.connection_pool)
             command = _pack_evalsha(conn, script.sha, keys.base, args)
 
             async def run() -> Any:
@@ -953,6 +952,17 @@ def _consume(task: asyncio.Future[Any]) -> None:
     """Retrieve the outcome of a shielded call nobody awaits any more (no "never retrieved")."""
     if not task.cancelled():
         task.exception()
+
+
+async def _checkout(pool: ConnectionPool) -> AbstractConnection:
+    """A connection from the pool: redis-py >= 5.3 takes no argument (and warns about one),
+    older versions require the command name."""
+    try:
+        call = pool.get_connection()  # type: ignore[no-untyped-call]
+    except TypeError:
+        call = pool.get_connection("EVALSHA")  # type: ignore[no-untyped-call]
+    conn: AbstractConnection = await call
+    return conn
 
 
 def _pack_evalsha(conn: AbstractConnection, sha: str, key: str, args: Sequence[Any]) -> bytes:
