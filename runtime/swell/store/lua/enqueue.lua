@@ -18,10 +18,12 @@ if opts ~= '' then opts = cjson.decode(opts) else opts = nil end
 -- Idle workers wait only while the queue is empty: wake them when it stops being empty (not for
 -- every job of a busy queue, which would cost every worker a message per enqueue).
 local was_empty = redis.call('ZCARD', K.p) == 0
--- FIFO sequence: read once, given to each stored job in order, written back once at the end
--- (the script is atomic, so this is the same numbering as one HINCRBY per job).
-local seq = tonumber(redis.call('HGET', K.m, 'seq')) or 0
-local first_seq = seq
+-- FIFO sequence: n numbers reserved at once, given to the stored jobs in order, the unused
+-- ones (jobs that already existed) given back at the end: the numbering of one HINCRBY per
+-- stored job (the script is atomic), in one call when every job is new.
+local last_seq = redis.call('HINCRBY', K.m, 'seq', n)
+local first_seq = last_seq - n
+local seq = first_seq
 -- The records these ids already have in :j (claimed, finished, scheduled or long jobs), read
 -- in one HMGET per 1,000 ids instead of one HGET per job; `written` adds the ones this call
 -- puts in :j itself (an id given twice in one call).
@@ -100,8 +102,8 @@ end
 for k = 1, #zadd, 4000 do
   redis.call('ZADD', K.p, unpack(zadd, k, math.min(k + 3999, #zadd)))
 end
+if seq < last_seq then redis.call('HINCRBY', K.m, 'seq', seq - last_seq) end
 if seq > first_seq then
-  redis.call('HINCRBY', K.m, 'seq', seq - first_seq)
   redis.call('HINCRBY', K.m, 'enqueued', seq - first_seq)
 end
 if was_empty and #zadd > 0 then wake() end
