@@ -81,10 +81,12 @@ def encode_record(job: Job) -> bytes:
             state["ra"] = fmt_time(job.run_at)
         if job.priority is not Priority.NORMAL:
             state["p"] = int(job.priority)
-        extras: tuple[tuple[str, Any], ...] = (("tn", job.tenant), ("uk", job.unique_key))
-        for key, value in extras:
-            if value is not None and value != 0:  # as _state()'s test
-                state[key] = value
+        tenant: Any = job.tenant
+        unique_key: Any = job.unique_key
+        if tenant is not None and tenant != 0:  # as _state()'s test
+            state["tn"] = tenant
+        if unique_key is not None and unique_key != 0:
+            state["uk"] = unique_key
     else:
         state = _state(job)
     args, created = job.args, job.created_at

@@ -973,7 +973,7 @@ def _pack_evalsha(conn: AbstractConnection, sha: str, key: str, args: Sequence[A
     encoding, errors = encoder.encoding, encoder.encoding_errors
     out = [b"*%d\r\n$7\r\nEVALSHA\r\n" % (len(args) + 4)]
     append = out.append
-    for arg in (sha, 1, key, *args):
+    for arg in (sha, b"1", key, *args):  # numkeys 1, written as redis-py writes the int
         kind = arg.__class__
         data = (arg if kind is bytes else arg.encode(encoding, errors) if kind is str
                 else encoder.encode(arg))  # type: ignore[no-untyped-call]
