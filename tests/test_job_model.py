@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import os
+import re
 import string
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +18,8 @@ from swell.job import (
     Job,
     Priority,
     Status,
+    _new_job_value,
+    _size_bound,
     decode,
     encode,
     is_ready,
@@ -63,6 +69,60 @@ def test_bad_input_is_rejected_with_a_clear_message(kwargs: dict[str, object], m
 def test_payload_limit() -> None:
     with pytest.raises(PayloadTooLarge, match="over the 100-byte payload limit"):
         new_job("t", {"blob": "x" * 200}, now=NOW, payload_limit=100)
+
+
+@given(size=st.integers(0, 400), text=st.sampled_from(["x", "\u00e9", "\x01", '"']),
+       tenant=st.sampled_from([None, "", "acme\n", 7]), limit=st.integers(1, 700),
+       metadata=st.sampled_from([None, {"m": "y" * 50}]), delay=st.sampled_from([None, 5.0]))
+def test_payload_limit_is_exact_at_the_edge(*, size: int, text: str, tenant: object, limit: int,
+                                            metadata: dict[str, str] | None, delay: float | None) -> None:
+    """new_job skips encoding when a bound proves the job fits: the verdict and the message are
+    those of the exact encoded size."""
+    options: dict[str, object] = {"tenant": tenant, "metadata": metadata, "delay": delay, "job_id": "i" * 16}
+    unlimited = new_job("t", {"blob": text * size}, now=NOW, **options)  # type: ignore[arg-type]
+    exact = len(encode(unlimited))
+    assert _size_bound(unlimited, len(orjson.dumps(unlimited.args))) >= exact
+    if exact > limit:
+        with pytest.raises(PayloadTooLarge, match=f"is {exact} bytes encoded, over the {limit}-byte"):
+            new_job("t", {"blob": text * size}, now=NOW, payload_limit=limit, **options)  # type: ignore[arg-type]
+    else:
+        new_job("t", {"blob": text * size}, now=NOW, payload_limit=limit, **options)  # type: ignore[arg-type]
+
+
+def test_new_job_builds_the_job_the_dataclass_would() -> None:
+    """new_job fills the Job slots directly (_new_job_value): the same value as Job(...), every
+    field it does not set at its dataclass default, and no field forgotten."""
+    values = {"id": "i", "type": "t", "args": [1], "queue": "q", "priority": Priority.LOW,
+              "status": Status.SCHEDULED, "max_retries": 7, "retry_policy": RetryPolicy(initial=3.0),
+              "run_at": NOW + 1, "created_at": NOW, "metadata": {"m": 1}, "tenant": "acme",
+              "timeout": 2.5, "unique_key": "u"}
+    built = _new_job_value(*values.values())
+    assert built == Job(**values)  # type: ignore[arg-type]
+    for f in dataclasses.fields(Job):
+        expected = values.get(f.name, f.default)
+        assert getattr(built, f.name) == expected, f.name
+    made = new_job("t", {"a": 1}, now=NOW, queue="q", priority="high", delay=5, max_retries=1,
+                   metadata={"k": "v"}, tenant="acme", timeout=3, unique_key="u", job_id="x")
+    assert made == Job(id="x", type="t", args={"a": 1}, queue="q", priority=Priority.HIGH,
+                       status=Status.SCHEDULED, max_retries=1, run_at=NOW + 5, created_at=NOW,
+                       metadata={"k": "v"}, tenant="acme", timeout=3, unique_key="u")
+
+
+def test_new_ids_are_random_url_safe_and_not_shared_with_a_forked_child() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == 2000
+    assert all(len(i) == 16 and re.fullmatch(r"[A-Za-z0-9_-]{16}", i) for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids must not be the ones the parent has still to hand out
+        os.write(write, "".join(new_id() for _ in range(10)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 1000).decode()
+    os.close(read)
+    os.close(write)
+    parent = "".join(new_id() for _ in range(10))
+    assert len(child) == 160 and child != parent
 
 
 def test_priority_parse_accepts_names_and_numbers() -> None:

@@ -3,13 +3,16 @@ hash tags, retention bounds, script cache loss and round trips."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import redis
 import redis.asyncio
@@ -18,13 +21,16 @@ from redis.crc import key_slot
 from redis_support import RedisServer, free_port
 from swell.clock import ManualClock
 from swell.errors import StoreAuthError, StoreTLSError, StoreUnavailable
-from swell.job import Job, JobError, Status, new_job
+from swell.job import Job, JobError, Priority, Status, new_job
+from swell.retry import RetryPolicy
 from swell.settings import Settings
 from swell.stats import WorkerInfo
+from swell.store import direct
+from swell.store import record as record_module
 from swell.store import redis as redis_module
 from swell.store.base import JobFilter, Outcome, OutcomeKind
 from swell.store.keys import QueueKeys
-from swell.store.record import CORRUPT_TYPE
+from swell.store.record import CORRUPT_TYPE, decode_record, encode_record
 from swell.store.redis import RedisStore
 
 BOOM = JobError("ValueError", "boom")
@@ -323,6 +329,118 @@ async def test_memory_stays_bounded_under_a_steady_stream(redis_url: str, raw: r
     assert raw.zcard(keys.completed) == 1000 and raw.zcard(keys.dead) == 200
     assert raw.hlen(keys.jobs) == 1200
     assert sizes[1] < sizes[0] * 1.2  # 5,000 jobs in or 30,000: the same footprint
+
+
+# -- enqueue batches ---------------------------------------------------------------------------
+async def test_a_mixed_batch_keeps_ids_places_and_counters(store: RedisStore, raw: redis.Redis,
+                                                           key_prefix: str, clock: ManualClock) -> None:
+    """One call mixing plain, delayed, tenant, unique-key, long (stored in :j) and repeated jobs:
+    every job that already exists comes back in its place, the rest are stored in order."""
+    waiting = await store.enqueue(mk(clock, "t", {"w": 1}))
+    long = mk(clock, "t", {"pad": "x" * 200})
+    plain = [mk(clock, "t", {"i": i}) for i in range(3)]
+    batch = [plain[0], waiting, long, mk(clock, "t", tenant="acme"), mk(clock, "t", delay=5),
+             mk(clock, "t", unique_key="u"), mk(clock, "t", unique_key="u"), long, plain[1],
+             replace(plain[0], args={"i": 99}), plain[2], mk(clock, "t", priority="high")]
+    out = await store.enqueue_many(batch)
+    assert [j.id for j in out] == [j.id for j in batch[:6]] + [batch[5].id] + [j.id for j in batch[7:]]
+    assert out[1].args == {"w": 1} and out[9].args == {"i": 0}
+    assert out[4].status is Status.SCHEDULED
+    stats = (await store.stats()).queues["default"]
+    assert stats.enqueued == 1 + 8  # waiting, then 9 new less the repeats of long/plain[0]/"u"
+    assert stats.pending["normal"] == 7 and stats.pending["high"] == 1 and stats.scheduled == 1
+    keys = QueueKeys.of(key_prefix, "default")
+    assert int(raw.hget(keys.stats, "seq") or 0) == 9
+    assert int(raw.hget(keys.stats, "tp:acme") or 0) == 1
+    claimed = await store.claim("default", "w", 20)
+    assert [j.id for j in claimed] == [batch[11].id, waiting.id, plain[0].id, long.id, batch[3].id,
+                                       batch[5].id, plain[1].id, plain[2].id]
+
+
+async def test_single_enqueues_survive_flush_cancel_concurrency_and_restart(
+        redis_server: RedisServer, clock: ManualClock) -> None:
+    """Single enqueues run on a connection the store keeps: a script flush, a call cancelled
+    mid-flight, concurrent calls and a Redis restart must all leave it right."""
+    store = RedisStore.from_url(f"redis://127.0.0.1:{redis_server.port}/0", clock=clock)
+    raw_client = redis.Redis(port=redis_server.port)
+    try:
+        first = await store.enqueue(mk(clock, "t", {"i": 0}))  # registers the queue (pipeline)
+        second = await store.enqueue(mk(clock, "t", {"i": 1}))  # on the kept connection
+        raw_client.script_flush()
+        third = await store.enqueue(mk(clock, "t", {"i": 2}))
+        assert (await store.enqueue(replace(second, args={"i": 9}))).args == {"i": 1}
+        for _ in range(20):  # cancel calls at every point of their flight
+            task = asyncio.ensure_future(store.enqueue(mk(clock, "t", {"i": -1})))
+            await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        jobs = [mk(clock, "t", {"i": i}) for i in range(3, 40)]
+        out = await asyncio.gather(*(store.enqueue(j) for j in jobs + jobs[:5]))
+        assert [j.id for j in out] == [j.id for j in jobs + jobs[:5]]
+        assert [j.args for j in out[-5:]] == [j.args for j in jobs[:5]]
+        redis_server.stop()
+        redis_server.start()
+        after = await store.enqueue(mk(clock, "t", {"i": 40}))  # a fresh server: reconnect, reload
+        assert [j.id for j in await store.claim("default", "w", 100)] == [after.id]
+        raw_client.flushall()
+        await store.enqueue(first)
+        await store.enqueue(third)
+        assert [j.id for j in await store.claim("default", "w", 100)] == [first.id, third.id]
+    finally:
+        raw_client.close()
+        await store.close()
+
+
+def test_hot_path_packs_its_command_as_redis_py_does() -> None:
+    conn = redis.asyncio.Connection()
+    args = [b"2" * 3, b"", "id-\u00e9", "x" * 7000, b"\n1.5\nt\n{}", 7, 2.5, b"r" * 7000]
+    packed = direct.pack(["EVALSHA", "0" * 40, 1, "p:{q}:", *args])
+    assert packed == b"".join(conn.pack_command("EVALSHA", "0" * 40, 1, "p:{q}:", *args))
+
+
+def _reference_record(job: Job) -> bytes:
+    """The record as the first encoder wrote it (through Job.to_dict()): the format reference."""
+    d = job.to_dict()
+    extra = {k: d[k] for k in ("max_retries", "retry_policy", "timeout", "metadata") if k in d}
+    state: dict[str, Any] = {}
+    if job.status is not Status.PENDING:
+        state["st"] = record_module.STATUS_CODE[job.status]
+    for key, name in record_module._STATE_FIELDS:
+        value = getattr(job, name)
+        if key == "p":
+            if value is not Priority.NORMAL:
+                state["p"] = int(value)
+        elif value is not None and value != 0:
+            state[key] = record_module.fmt_time(value) if key in record_module._TIME_KEYS else value
+    if job.result is not None:
+        state["r"] = orjson.dumps(job.result).decode()
+    if job.error is not None:
+        state["e"] = orjson.dumps(job.error.to_dict()).decode()
+    if job.cancel_requested:
+        state["cr"] = True
+    parts = [orjson.dumps(state) if state else b"", record_module.fmt_time(job.created_at).encode(),
+             record_module._encode_type(job.type), b"" if job.args == {} else orjson.dumps(job.args)]
+    if extra:
+        parts.append(orjson.dumps(extra))
+    return b"\n".join(parts)
+
+
+def test_records_keep_their_format() -> None:
+    """encode_record (with its shortcut for new jobs) writes exactly the reference format."""
+    now = 1_700_000_000.123456
+    jobs = [new_job("t", None, now=now), new_job("t", 1.5, now=now),
+            new_job("t\nx", {"a": [1, 2]}, now=now, priority="low", tenant="acme", unique_key="k",
+                    delay=30, max_retries=0, timeout=2, metadata={"m": 1},
+                    retry_policy=RetryPolicy(initial=2.0)),
+            new_job("t", [], now=now, run_at=now - 5, tenant="")]
+    for job in jobs:
+        for j in (job, replace(job, status=Status.SCHEDULED, run_at=now + 1),
+                  replace(job, status=Status.RUNNING, attempts=1, token="tk", worker_id="w",
+                          lease_until=now + 30, started_at=now),
+                  replace(job, status=Status.FAILED, attempts=2, result={"r": 1}, error=BOOM,
+                          finished_at=now, redeliveries=1, dead_reason="boom", cancel_requested=True)):
+            assert encode_record(j) == _reference_record(j)
+            assert decode_record(j.id, j.queue, encode_record(j)) == j
 
 
 # -- script cache and round trips --------------------------------------------------------------

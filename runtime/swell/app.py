@@ -17,9 +17,9 @@ from pydantic import BaseModel
 
 from swell.clock import Clock, wall_clock
 from swell.errors import InvalidJob
-from swell.job import Job, Priority, new_job
+from swell.job import DEFAULT_MAX_RETRIES, Job, Priority, new_job
 from swell.registry import Handler, Registry
-from swell.retry import RetryPolicy
+from swell.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.store.base import Schedule, Store
 from swell.tenant import TenantResolver
@@ -190,18 +190,15 @@ class App:
             retry_policy = retry_policy or handler.retry_policy
         elif isinstance(args, BaseModel):
             args = args.model_dump(mode="json")
-        kwargs: dict[str, Any] = {}
-        if retry_policy is not None:
-            kwargs["retry_policy"] = retry_policy
-        if max_retries is not None:
-            kwargs["max_retries"] = max_retries
         if tenant is not None and (not isinstance(tenant, str) or not tenant):
             raise InvalidJob(f"tenant must be a non-empty string, got {tenant!r}")
         return new_job(
             type, args, now=self.clock(), queue=queue or "default",
             priority=Priority.NORMAL if priority is None else priority, delay=delay, run_at=run_at,
             metadata=metadata, tenant=tenant, timeout=timeout, unique_key=unique_key,
-            payload_limit=self.settings.payload_limit, **kwargs,
+            payload_limit=self.settings.payload_limit,
+            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+            retry_policy=DEFAULT_RETRY_POLICY if retry_policy is None else retry_policy,
         )
 
     async def enqueue(
@@ -237,7 +234,10 @@ class App:
         Each spec is a mapping with ``enqueue``'s keyword names (``type`` required), or a
         ``(type, args)`` pair.
         """
-        jobs = [self.build_job(**_spec_kwargs(spec)) for spec in specs]
+        build = self.build_job
+        # A (type, args) tuple, the usual spec, skips building a kwargs dict for each job.
+        jobs = [build(spec[0], spec[1]) if spec.__class__ is tuple and len(spec) == 2
+                else build(**_spec_kwargs(spec)) for spec in specs]
         if not jobs:
             return []
         stored = await self.store.enqueue_many(jobs)

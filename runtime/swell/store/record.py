@@ -71,8 +71,45 @@ def _encode_type(job_type: str) -> bytes:
 
 
 def encode_record(job: Job) -> bytes:
-    d = job.to_dict()
-    extra = {k: v for k, v in d.items() if k not in _NOT_SPEC and k not in ("type", "args")}
+    """Job -> record. Reads the fields directly (no Job.to_dict(): this runs once per enqueued
+    job), and skips the state loop for a fresh job, whose state is at most its status, run_at,
+    priority, tenant and unique key."""
+    if _is_fresh(job):
+        state: dict[str, Any] = {}
+        if job.status is not Status.PENDING:
+            state["st"] = STATUS_CODE[job.status]
+        if job.run_at is not None and job.run_at != 0:
+            state["ra"] = fmt_time(job.run_at)
+        if job.priority is not Priority.NORMAL:
+            state["p"] = int(job.priority)
+        tenant: Any = job.tenant
+        unique_key: Any = job.unique_key
+        if tenant is not None and tenant != 0:  # as _state()'s test
+            state["tn"] = tenant
+        if unique_key is not None and unique_key != 0:
+            state["uk"] = unique_key
+    else:
+        state = _state(job)
+    args, created = job.args, job.created_at
+    parts = [orjson.dumps(state) if state else b"",
+             (repr(created) if created.__class__ is float else fmt_time(created)).encode(),
+             _encode_type(job.type), b"" if args == {} else orjson.dumps(args)]
+    extra = _extra(job)
+    if extra:
+        parts.append(orjson.dumps(extra))
+    return b"\n".join(parts)
+
+
+def _is_fresh(job: Job) -> bool:
+    """Pending or scheduled and never touched by a worker (what enqueue stores)."""
+    return ((job.status is Status.PENDING or job.status is Status.SCHEDULED) and not job.attempts
+            and job.token is None and job.worker_id is None and job.lease_until is None
+            and job.started_at is None and job.finished_at is None and job.result is None
+            and job.error is None and not job.redeliveries and job.dead_reason is None
+            and not job.cancel_requested)
+
+
+def _state(job: Job) -> dict[str, Any]:
     state: dict[str, Any] = {}
     if job.status is not Status.PENDING:
         state["st"] = STATUS_CODE[job.status]
@@ -89,11 +126,21 @@ def encode_record(job: Job) -> bytes:
         state["e"] = orjson.dumps(job.error.to_dict()).decode()
     if job.cancel_requested:
         state["cr"] = True
-    parts = [orjson.dumps(state) if state else b"", fmt_time(job.created_at).encode(),
-             _encode_type(job.type), b"" if job.args == {} else orjson.dumps(job.args)]
-    if extra:
-        parts.append(orjson.dumps(extra))
-    return b"\n".join(parts)
+    return state
+
+
+def _extra(job: Job) -> dict[str, Any]:
+    """The non-default spec fields, in Job.to_dict()'s order and form."""
+    extra: dict[str, Any] = {}
+    if job.max_retries != DEFAULT_MAX_RETRIES:
+        extra["max_retries"] = job.max_retries
+    if job.retry_policy is not DEFAULT_RETRY_POLICY and job.retry_policy != DEFAULT_RETRY_POLICY:
+        extra["retry_policy"] = job.retry_policy.to_dict()
+    if job.timeout is not None:
+        extra["timeout"] = job.timeout
+    if job.metadata:
+        extra["metadata"] = dict(job.metadata)
+    return extra
 
 
 def decode_record(job_id: str, queue: str, raw: bytes) -> Job:
