@@ -20,7 +20,7 @@ from redis.crc import key_slot
 
 from redis_support import RedisServer, free_port
 from swell.clock import ManualClock
-from swell.errors import StoreAuthError, StoreTLSError, StoreUnavailable
+from swell.errors import JobNotFound, StoreAuthError, StoreTLSError, StoreUnavailable
 from swell.job import Job, JobError, Priority, Status, new_job
 from swell.retry import RetryPolicy
 from swell.settings import Settings
@@ -709,4 +709,29 @@ async def test_hot_path_reconnects_after_redis_drops_its_connections(redis_url: 
         assert (await store.get(job.id)).status is Status.COMPLETED
     finally:
         admin.close()
+        await store.close()
+
+
+async def test_retention_by_count_trims_in_steps_of_one_percent(
+        redis_url: str, key_prefix: str, raw: redis.Redis, clock: ManualClock) -> None:
+    """A cap of 1,000 completed jobs: kept up to 1,010, then back to exactly 1,000, oldest out."""
+    settings = Settings(key_prefix=key_prefix, completed_max=1000)
+    store = RedisStore.from_url(redis_url, settings=settings, clock=clock)
+
+    async def complete(n: int) -> list[Job]:
+        jobs = await store.enqueue_many([new_job("t", {"i": i}, now=clock()) for i in range(n)])
+        claimed = await store.claim("default", "w", n)
+        assert await store.settle([Outcome(j, OutcomeKind.COMPLETE) for j in claimed]) == [True] * n
+        return jobs
+
+    try:
+        kept = QueueKeys.of(key_prefix, "default").completed
+        first = await complete(1010)
+        assert raw.zcard(kept) == 1010
+        await complete(1)
+        assert raw.zcard(kept) == 1000
+        with pytest.raises(JobNotFound):
+            await store.get(first[10].id)  # the 11 oldest went, with their records
+        assert (await store.get(first[11].id)).status is Status.COMPLETED
+    finally:
         await store.close()

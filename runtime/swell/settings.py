@@ -15,7 +15,8 @@ class Settings:
     max_redeliveries: a job whose lease expired more than this many times is dead-lettered as poison.
     reap_interval:    how often a worker sweeps expired leases and dead workers' jobs (one
                       sweeper per queue at a time, by lock).
-    completed_ttl / completed_max: retention of completed jobs per queue (age in s, count).
+    completed_ttl / completed_max: retention of completed jobs per queue (age in s, count;
+                   RedisStore trims once a set is over the count by 1 %, at most 100).
     dead_ttl / dead_max:           retention of dead-lettered jobs per queue.
     payload_limit:    maximum encoded job size in bytes.
     worker_ttl:       a worker that has not sent a heartbeat for this long is gone (not listed;

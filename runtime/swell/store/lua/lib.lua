@@ -151,8 +151,10 @@ end
 -- blocks Redis for long.
 local function trim(zkey, cutoff, maxn, limit, by_age)
   if by_age ~= false then drop(zkey, finished_before(zkey, cutoff, false, limit)) end
+  -- By count: once more than 1 % (at most 100) over the cap, back down to it: a steady stream
+  -- then trims every ~100 jobs in one go instead of a few jobs in every batch.
   local over = redis.call('ZCARD', zkey) - tonumber(maxn)
-  if over > 0 then  -- the oldest: popped (one call) rather than read and then removed
+  if over > math.min(100, math.floor(tonumber(maxn) / 100)) then  -- the oldest, popped
     local popped, ids = redis.call('ZPOPMIN', zkey, math.min(over, limit)), {}
     for i = 1, #popped, 2 do ids[#ids + 1] = popped[i] end
     redis.call('HDEL', K.j, unpack(ids))
