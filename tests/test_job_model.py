@@ -20,6 +20,7 @@ from swell.job import (
     Status,
     _new_job_value,
     _size_bound,
+    claimed_job_value,
     decode,
     encode,
     is_ready,
@@ -107,6 +108,16 @@ def test_new_job_builds_the_job_the_dataclass_would() -> None:
                        status=Status.SCHEDULED, max_retries=1, run_at=NOW + 5, created_at=NOW,
                        metadata={"k": "v"}, tenant="acme", timeout=3, unique_key="u")
 
+
+def test_claimed_job_value_is_the_job_the_dataclass_would_build() -> None:
+    values = {"id": "i", "type": "t", "args": {"a": [1]}, "queue": "q", "created_at": NOW,
+              "started_at": NOW + 1, "token": "tok", "worker_id": "w", "lease_until": NOW + 31}
+    built = claimed_job_value(values["id"], values["type"], values["args"], values["queue"], NOW,
+                              started_at=NOW + 1, token="tok", worker_id="w", lease_until=NOW + 31)
+    expected = Job(**values, status=Status.RUNNING, attempts=1)  # type: ignore[arg-type]
+    assert built == expected
+    for f in dataclasses.fields(Job):
+        assert getattr(built, f.name) == getattr(expected, f.name), f.name
 
 def test_new_ids_are_random_url_safe_and_not_shared_with_a_forked_child() -> None:
     ids = [new_id() for _ in range(2000)]

@@ -363,6 +363,40 @@ def _new_job_value(  # noqa: PLR0917 (one argument per field new_job sets)
     return job
 
 
+def claimed_job_value(job_id: str, type: str, args: Any, queue: str, created_at: float, *,
+                      started_at: float, token: str, worker_id: str, lease_until: float) -> Job:
+    """A fresh job (every other field at its default) as a claim hands it out: running, first
+    attempt, with its lease. For stores decoding claims (swell.store.record.decode_claimed): the
+    same slot writes as _new_job_value, a test checks it equals Job(...)."""
+    job: Job = object.__new__(Job)
+    _id(job, job_id)
+    _type(job, type)
+    _args(job, args)
+    _queue(job, queue)
+    _priority(job, Priority.NORMAL)
+    _status(job, Status.RUNNING)
+    _attempts(job, 1)
+    _max_retries(job, DEFAULT_MAX_RETRIES)
+    _retry_policy(job, DEFAULT_RETRY_POLICY)
+    _run_at(job, None)
+    _created_at(job, created_at)
+    _started_at(job, started_at)
+    _finished_at(job, None)
+    _result(job, None)
+    _error(job, None)
+    _metadata(job, {})
+    _tenant(job, None)
+    _timeout(job, None)
+    _unique_key(job, None)
+    _token(job, token)
+    _worker_id(job, worker_id)
+    _lease_until(job, lease_until)
+    _redeliveries(job, 0)
+    _cancel_requested(job, False)
+    _dead_reason(job, None)
+    return job
+
+
 _QUEUE_FORBIDDEN = frozenset("{}: \n")
 _MAX_EXACT = 2**53  # integers up to this write at most 16 digits
 _UNBOUNDED = 1 << 62

@@ -20,13 +20,12 @@ listpack hash (see swell.store.keys) plus its pending-set entry, a queued job co
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import orjson
 
 from swell.errors import CorruptJob
-from swell.job import DEFAULT_MAX_RETRIES, Job, JobError, Priority, Status
+from swell.job import DEFAULT_MAX_RETRIES, Job, JobError, Priority, Status, claimed_job_value
 from swell.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 STATUS_CODE: dict[Status, str] = {
@@ -263,20 +262,5 @@ def decode_claimed(job_id: str, queue: str, raw: bytes, *, token: str, worker_id
         state = {"st": "r", "a": 1, "tk": token, "w": worker_id, "sa": fmt_time(started_at),
                  "lu": fmt_time(lease_until)}
         return decode_record(job_id, queue, orjson.dumps(state) + raw)
-    return _job((job_id, job_type, args, queue, Priority.NORMAL, Status.RUNNING, 1, DEFAULT_MAX_RETRIES,
-                 DEFAULT_RETRY_POLICY, None, created_at, started_at, None, None, None, {}, None, None, None,
-                 token, worker_id, lease_until, 0, False, None))
-
-
-# The slot setters of Job's fields, in order. Job(...) (a frozen dataclass) sets each field
-# through object.__setattr__; filling the slots directly costs about 60 % of that, which shows
-# on the claim path (thousands of jobs a second). Job has no __post_init__ to skip.
-_JOB_SLOTS = tuple(getattr(Job, f.name).__set__ for f in dataclasses.fields(Job))
-
-
-def _job(values: tuple[Any, ...]) -> Job:
-    """``Job(*values)``, every field given."""
-    job: Job = object.__new__(Job)
-    for set_slot, value in zip(_JOB_SLOTS, values, strict=True):
-        set_slot(job, value)
-    return job
+    return claimed_job_value(job_id, job_type, args, queue, created_at, started_at=started_at, token=token,
+                             worker_id=worker_id, lease_until=lease_until)
