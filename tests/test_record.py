@@ -10,6 +10,7 @@ import pytest
 from swell.errors import CorruptJob
 from swell.job import Job, Priority, Status, new_job
 from swell.retry import Backoff, RetryPolicy
+from swell.store.base import Outcome, OutcomeKind, completed_outcome
 from swell.store.record import decode_claimed, decode_record, encode_record, fmt_time
 
 NOW = 1_700_000_000.123456
@@ -56,3 +57,12 @@ def test_a_claimed_record_with_a_state_takes_the_general_decoder() -> None:
 def test_a_corrupt_fresh_claim_is_reported(raw: bytes) -> None:
     with pytest.raises(CorruptJob):
         decode_claimed("id", "q", raw, token="t", worker_id="w", started_at=0.0, lease_until=0.0)
+
+
+def test_completed_outcome_is_the_outcome_the_dataclass_would_build() -> None:
+    job = new_job("t", {"i": 1}, now=NOW)
+    built = completed_outcome(job, {"r": 1}, 0.25)
+    expected = Outcome(job, OutcomeKind.COMPLETE, result={"r": 1}, duration=0.25)
+    assert built == expected
+    assert [getattr(built, f.name) for f in dataclasses.fields(Outcome)] == [
+        getattr(expected, f.name) for f in dataclasses.fields(Outcome)]

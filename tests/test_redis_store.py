@@ -396,6 +396,8 @@ def test_hot_path_packs_its_command_as_redis_py_does() -> None:
     args = [b"2" * 3, b"", "id-\u00e9", "x" * 7000, b"\n1.5\nt\n{}", 7, 2.5, b"r" * 7000]
     packed = direct.pack(["EVALSHA", "0" * 40, 1, "p:{q}:", *args])
     assert packed == b"".join(conn.pack_command("EVALSHA", "0" * 40, 1, "p:{q}:", *args))
+    head = direct.pack_head(["EVALSHA", "0" * 40, 1, "p:{q}:"])
+    assert direct.pack(args, head, 4) == packed
 
 
 def _reference_record(job: Job) -> bytes:

@@ -76,7 +76,7 @@ from swell.job import Job, JobError
 from swell.registry import Handler, describe_validation_error, interpret_result
 from swell.scheduler import Scheduler
 from swell.stats import WorkerInfo
-from swell.store.base import Outcome, OutcomeKind
+from swell.store.base import Outcome, OutcomeKind, completed_outcome
 from swell.tenant import resolve_tenant
 from swell.threadpool import ThreadPool
 
@@ -524,7 +524,7 @@ class Worker:
                     ok, value, error = interpret_result(value)
                     if not ok:
                         raise HandlerFailed(error)
-                outcome = Outcome(job, COMPLETE, value, None, 0.0, None, time.perf_counter() - started)
+                outcome = completed_outcome(job, value, time.perf_counter() - started)
         except asyncio.CancelledError:
             reason = slot.stop
             duration = time.perf_counter() - started

@@ -33,9 +33,10 @@ from redis.asyncio.connection import AbstractConnection
 _Arg = bytes | str | int | float
 
 
-def pack(args: Sequence[_Arg]) -> bytes:
-    """One command in RESP: an array of bulk strings."""
-    out = [b"*%d\r\n" % len(args)]
+def pack(args: Sequence[_Arg], head: bytes = b"", head_n: int = 0) -> bytes:
+    """One command in RESP: an array of bulk strings; ``head`` = the first ``head_n`` arguments
+    already packed (by ``pack_head``: e.g. a script's EVALSHA, SHA and key, the same each call)."""
+    out = [b"*%d\r\n" % (len(args) + head_n), head]
     for arg in args:
         if isinstance(arg, bytes):
             data = arg
@@ -45,6 +46,11 @@ def pack(args: Sequence[_Arg]) -> bytes:
             data = repr(arg).encode() if isinstance(arg, float) else b"%d" % arg
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
+
+
+def pack_head(args: Sequence[_Arg]) -> bytes:
+    """The bulk strings of ``args`` without the array header, for ``pack(..., head=)``."""
+    return pack(args).split(b"\r\n", 1)[1]
 
 
 class DirectCalls:

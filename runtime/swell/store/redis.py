@@ -69,11 +69,11 @@ from swell.errors import (
     StoreTLSError,
     StoreUnavailable,
 )
-from swell.job import PRIORITY_BAND, TERMINAL, Job, JobError, Status
+from swell.job import PRIORITY_BAND, TERMINAL, Job, JobError, Status, new_id
 from swell.settings import DEFAULT_SETTINGS, Settings
 from swell.stats import PRIORITY_NAMES, DurationStats, QueueStats, Stats, TenantStats, WorkerInfo
 from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapReport, Schedule
-from swell.store.direct import DirectCalls, pack
+from swell.store.direct import DirectCalls, pack, pack_head
 from swell.store.keys import GlobalKeys, QueueKeys, check_prefix, wake_channel
 from swell.store.liveness import HeartbeatWatch
 from swell.store.record import (
@@ -138,6 +138,7 @@ class RedisStore:
         self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
         self._retention_ttls = self._ttls()
         self._direct = DirectCalls(client)  # the hot paths' own connections (swell.store.direct)
+        self._heads: dict[tuple[str, str], bytes] = {}  # (script, key) -> packed "EVALSHA sha 1 key"
         self._keys: dict[str, QueueKeys] = {}
         self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
         self._registered_at: dict[str, float] = {}  # queue -> monotonic time of our last SADD
@@ -268,8 +269,11 @@ class RedisStore:
         script = self._scripts[name]
         if conn is None:
             return await self._evalsha(script, keys, args)
+        head = self._heads.get((name, keys.base))
+        if head is None:
+            head = self._heads[name, keys.base] = pack_head(["EVALSHA", script.sha, 1, keys.base])
         try:
-            return await self._direct.call(conn, pack(["EVALSHA", script.sha, 1, keys.base, *args]))
+            return await self._direct.call(conn, pack(args, head, 4))
         except rexc.NoScriptError:
             return await self._evalsha(script, keys, args)  # loads the script, then calls again
         except rexc.RedisError as exc:
@@ -428,7 +432,7 @@ class RedisStore:
                 or any(o.job.queue != queue for o in outcomes)):
             return await self.settle(outcomes), await self.claim(queue, worker_id, n)
         now = self.clock()
-        base = secrets.token_urlsafe(12) + "."
+        base = new_id() + "."  # unique per call (84 random bits): the tokens are base + k
         batch = orjson.dumps([_outcome_args(o, now, False) for o in outcomes])
         tick = time.monotonic()
         promote = tick - self._promoted_at.get(queue, -PROMOTE_EVERY) >= PROMOTE_EVERY
