@@ -590,8 +590,8 @@ async def test_no_script_crosses_a_cluster_slot(cluster_node: int, clock: Manual
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # Scripts without a "#!lua" line may cross slots on one node (Redis keeps that for old
     # scripts); with it the node refuses. The store sends none (Redis 6 would not parse it).
-    source = redis_module._script_source
-    monkeypatch.setattr(redis_module, "_script_source", lambda name: "#!lua\n" + source(name))
+    source = redis_module.script_source
+    monkeypatch.setattr(redis_module, "script_source", lambda name: "#!lua\n" + source(name))
     node = redis.Redis(port=cluster_node)
     with pytest.raises(redis.ResponseError, match="same slot"):  # the node does check
         node.eval("#!lua\nredis.call('SET', KEYS[1], 1) return redis.call('GET', 'elsewhere')", 1, "{a}x")
@@ -617,6 +617,8 @@ async def test_no_script_crosses_a_cluster_slot(cluster_node: int, clock: Manual
             await store.reap_expired(queue)
             await store.replay(claimed[2].id)
             await store.replay_dead(queue)
+            _, held = await store.settle_and_claim([], queue, "w", 2)
+            await store.settle_and_claim([Outcome(j, OutcomeKind.COMPLETE) for j in held], queue, "w", 1)
             await store.find(JobFilter(queue=queue))
             await store.purge(queue, statuses=(Status.COMPLETED, Status.FAILED, Status.CANCELLED))
         stats = await store.stats()

@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import importlib.resources
 import logging
 import os
 import re
@@ -76,6 +74,7 @@ from swell.store.base import JobFilter, LeaseReport, Outcome, OutcomeKind, ReapR
 from swell.store.direct import DirectCalls, pack, pack_head
 from swell.store.keys import GlobalKeys, QueueKeys, check_prefix, wake_channel
 from swell.store.liveness import HeartbeatWatch
+from swell.store.lua_source import script_source
 from swell.store.record import (
     CODE_STATUS,
     CORRUPT_TYPE,
@@ -108,16 +107,6 @@ _ERRNO = re.compile(r"\[Errno (\d+)\]")
 _Call = tuple[AsyncScript, QueueKeys, list[Any]]
 
 
-@functools.cache
-def _script_source(name: str) -> str:
-    """lib.lua, the function files the script names on its "-- uses:" line, then the script."""
-    lua = importlib.resources.files("swell.store") / "lua"
-    script = (lua / f"{name}.lua").read_text()
-    uses = next((line.split(":", 1)[1].split() for line in script.splitlines()
-                 if line.startswith("-- uses:")), [])
-    return "\n".join([(lua / "lib.lua").read_text(), *((lua / f"{u}.lua").read_text() for u in uses), script])
-
-
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -135,7 +124,7 @@ class RedisStore:
         self.clock = clock  # public: App takes its clock from the store
         self._prefix = check_prefix(settings.key_prefix)
         self._global = GlobalKeys(self._prefix)
-        self._scripts = {name: client.register_script(_script_source(name)) for name in SCRIPT_NAMES}
+        self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPT_NAMES}
         self._retention_ttls = self._ttls()
         self._direct = DirectCalls(client)  # the hot paths' own connections (swell.store.direct)
         self._heads: dict[tuple[str, str], bytes] = {}  # (script, key) -> packed "EVALSHA sha 1 key"
