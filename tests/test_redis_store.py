@@ -82,12 +82,15 @@ async def test_outage_at_enqueue_is_clear_writes_nothing_and_recovers(
                      store.enqueue_many([mk(clock, "x", queue="other")])):
             with pytest.raises(StoreUnavailable):
                 await call
+        with pytest.raises(StoreUnavailable, match=f"cannot reach Redis at 127.0.0.1:{redis_server.port}: "):
+            store.enqueue_sync(mk(clock, "during, sync"))
         redis_server.start()  # a fresh, empty server on the same port: no script cache either
         job = await store.enqueue(mk(clock, "after"))
+        synced = store.enqueue_sync(mk(clock, "after, sync"))  # reconnects, reloads the script
         claimed = await store.claim("default", "w", 10)
-        assert [j.id for j in claimed] == [job.id]  # nothing of "during" was written
+        assert [j.id for j in claimed] == [job.id, synced.id]  # nothing of "during" was written
         assert await store.complete(claimed[0]) is True
-        assert (await store.stats()).queues["default"].enqueued == 1
+        assert (await store.stats()).queues["default"].enqueued == 2
         assert await store.queues() == ["default"]  # the registry came back with the first enqueue
     finally:
         await store.close()

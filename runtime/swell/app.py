@@ -228,6 +228,31 @@ class App:
         self.notify()
         return stored
 
+    def enqueue_sync(
+        self,
+        type: str,
+        args: Any = None,
+        *,
+        queue: str | None = None,
+        priority: Priority | str | int | None = None,
+        delay: float | None = None,
+        run_at: float | None = None,
+        tenant: str | None = None,
+        unique_key: str | None = None,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """``enqueue`` for synchronous code (a Flask or Django view, a management command):
+        blocks for one round trip, callable from any thread, no event loop needed."""
+        job = self.build_job(type, args, queue=queue, priority=priority, delay=delay, run_at=run_at,
+                             tenant=tenant, unique_key=unique_key, max_retries=max_retries,
+                             retry_policy=retry_policy, timeout=timeout, metadata=metadata)
+        stored = self.store.enqueue_sync(job)
+        self.notify()
+        return stored
+
     async def enqueue_many(self, specs: Iterable[Mapping[str, Any] | Sequence[Any]]) -> list[Job]:
         """Enqueue many jobs in one round trip; all are validated before anything is stored.
 

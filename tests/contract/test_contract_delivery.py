@@ -385,3 +385,16 @@ async def test_time_boundaries_are_exact(make_store: StoreFactory, job: JobFacto
     assert await store.claim_occurrence("k", 5) is True
     clock.advance(5)  # expiry == now: free again
     assert await store.claim_occurrence("k", 5) is True
+
+
+async def test_enqueue_sync_stores_like_enqueue_from_any_thread(store: Store, job: JobFactory) -> None:
+    import asyncio
+
+    first = job("t", {"i": 1})
+    stored = await asyncio.to_thread(store.enqueue_sync, first)
+    assert stored.id == first.id and stored.status is Status.PENDING
+    assert (await asyncio.to_thread(store.enqueue_sync, first)).id == first.id  # idempotent by id
+    held = store.enqueue_sync(job("t", {"i": 2}, unique_key="once"))
+    assert store.enqueue_sync(job("t", {"i": 3}, unique_key="once")).id == held.id
+    later = store.enqueue_sync(job("t", {"i": 4}, priority="high"))
+    assert [j.id for j in await store.claim(Q, "w", 10)] == [later.id, first.id, held.id]

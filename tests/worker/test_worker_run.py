@@ -571,3 +571,14 @@ async def test_enqueue_from_another_thread_wakes_the_worker(monkeypatch: pytest.
         job = await asyncio.to_thread(asyncio.run, app.enqueue("hi"))
         done = await wait_status(app, job.id, Status.COMPLETED, timeout=10)
     assert done.result == "hello"
+
+
+async def test_enqueue_sync_from_a_thread_reaches_a_running_worker(app: App) -> None:
+    """What a Flask or Django view does: a blocking enqueue from another thread, no event loop."""
+    import asyncio
+
+    app.register("double", lambda args: args["n"] * 2)
+    async with running_worker(app):
+        job = await asyncio.to_thread(app.enqueue_sync, "double", {"n": 21})
+        done = await wait_status(app, job.id, Status.COMPLETED)
+    assert done.result == 42

@@ -131,6 +131,11 @@ class Store(Protocol):
         """``enqueue`` for many jobs in one round trip; results in the same order."""
         ...
 
+    def enqueue_sync(self, job: Job) -> Job:
+        """``enqueue`` for synchronous code (a Flask or Django view, a script): blocks for one
+        round trip; safe from any thread."""
+        ...
+
     # -- delivery ----------------------------------------------------------------------------
     async def claim(self, queue: str, worker_id: str, n: int) -> list[Job]:
         """Claim up to n ready jobs: status RUNNING, attempts+1, new token, lease set."""

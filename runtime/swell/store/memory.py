@@ -122,6 +122,11 @@ class MemoryStore:
         with self._lock:
             return self._enqueue(job, args, self.clock())
 
+    def enqueue_sync(self, job: Job) -> Job:
+        args = _copy(job.args)
+        with self._lock:
+            return self._enqueue(job, args, self.clock())
+
     async def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
         # Copy first: args that are not JSON fail the whole batch before anything is stored.
         args = [_copy(job.args) for job in jobs]

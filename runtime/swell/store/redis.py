@@ -43,18 +43,23 @@ import os
 import re
 import secrets
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any, cast
 
 import orjson
+from redis import Redis as SyncRedis
+from redis import connection as sync_connection
 from redis import exceptions as rexc
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline, PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
+from redis.connection import ConnectionPool as SyncConnectionPool
+from redis.retry import Retry as SyncRetry
 
 from swell.clock import Clock, wall_clock
 from swell.errors import (
@@ -127,6 +132,8 @@ class RedisStore:
         self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPT_NAMES}
         self._retention_ttls = self._ttls()
         self._direct = DirectCalls(client)  # the hot paths' own connections (swell.store.direct)
+        self._sync: SyncRedis | None = None  # enqueue_sync's client, made on first use
+        self._sync_lock = threading.Lock()
         self._heads: dict[tuple[str, str], bytes] = {}  # (script, key) -> packed "EVALSHA sha 1 key"
         self._keys: dict[str, QueueKeys] = {}
         self._registered: set[str] = set()  # queues known to be in P:queues (stats, find-by-id)
@@ -351,6 +358,67 @@ class RedisStore:
         args = self._enqueue_args([job])
         reply = await self._hot_call("enqueue", self._qkeys(queue), args)
         return self._decode(_s(reply[1]), queue, reply[2]) if reply else job
+
+    def enqueue_sync(self, job: Job) -> Job:
+        """``enqueue`` for synchronous code: one blocking round trip on a connection of a
+        synchronous redis-py pool made with the same settings (created on first use; AUTH, TLS,
+        unix sockets and SELECT as configured). Safe from any thread."""
+        job = _fresh(job, self.clock())
+        queue = job.queue
+        args = self._enqueue_args([job])
+        keys = self._qkeys(queue)
+        script = self._scripts["enqueue"]
+        head = self._heads.get(("enqueue", keys.base))
+        if head is None:
+            head = self._heads["enqueue", keys.base] = pack_head(["EVALSHA", script.sha, 1, keys.base])
+        client = self._sync_client()
+        tick = time.monotonic()
+        try:
+            if tick - self._registered_at.get(queue, -REGISTER_EVERY) >= REGISTER_EVERY:
+                client.sadd(self._global.queues, queue)
+                self._registered.add(queue)
+                self._registered_at[queue] = tick
+            reply = self._sync_call(client, pack(args, head, 4))
+        except rexc.NoScriptError:
+            client.script_load(script.script)
+            reply = self._sync_call(client, pack(args, head, 4))
+        except rexc.RedisError as exc:
+            raise self._translate(exc) from exc
+        return self._decode(_s(reply[1]), queue, reply[2]) if reply else job
+
+    def _sync_call(self, client: SyncRedis, packed: bytes) -> Any:
+        """One packed command on a pooled synchronous connection; once more on a fresh
+        connection when a pooled one turns out to be dead (as redis-py's own retry)."""
+        pool = client.connection_pool
+        conn = pool.get_connection()
+        try:
+            try:
+                conn.send_packed_command([packed])  # type: ignore[no-untyped-call]
+                return conn.read_response()
+            except (rexc.ConnectionError, rexc.TimeoutError):
+                conn.disconnect()  # type: ignore[no-untyped-call]
+                conn.send_packed_command([packed])  # type: ignore[no-untyped-call]
+                return conn.read_response()
+        except rexc.ResponseError:
+            raise
+        except BaseException:
+            conn.disconnect()  # type: ignore[no-untyped-call]  # a reply may still be on its way
+            raise
+        finally:
+            pool.release(conn)
+
+    def _sync_client(self) -> SyncRedis:
+        client = self._sync
+        if client is None:
+            with self._sync_lock:
+                if self._sync is None:
+                    pool = self._client.connection_pool
+                    kwargs = dict(pool.connection_kwargs)
+                    kwargs["retry"] = SyncRetry(ExponentialBackoff(cap=0.2, base=0.05), 1)
+                    cls = getattr(sync_connection, pool.connection_class.__name__, sync_connection.Connection)
+                    self._sync = SyncRedis(connection_pool=SyncConnectionPool(connection_class=cls, **kwargs))
+                client = self._sync
+        return client
 
     async def enqueue_many(self, jobs: Sequence[Job]) -> list[Job]:
         if not jobs:
@@ -942,6 +1010,8 @@ class RedisStore:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._direct.close()
+        if self._sync is not None:
+            self._sync.close()
         await self._client.aclose()
 
 
