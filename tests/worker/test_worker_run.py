@@ -582,3 +582,58 @@ async def test_enqueue_sync_from_a_thread_reaches_a_running_worker(app: App) -> 
         job = await asyncio.to_thread(app.enqueue_sync, "double", {"n": 21})
         done = await wait_status(app, job.id, Status.COMPLETED)
     assert done.result == 42
+
+
+async def test_streaming_a_backlog_never_runs_more_than_concurrency_jobs(app: App) -> None:
+    """With two store requests in flight while a backlog streams in, the slots they reserve
+    still cap what runs: never more than `concurrency` jobs at once, every job exactly once."""
+    import asyncio
+
+    running = peak = 0
+    seen: list[int] = []
+
+    async def job(args: dict[str, int]) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        seen.append(args["i"])
+        await asyncio.sleep(0 if args["i"] % 3 else 0.002)  # some finish at once, some later
+        running -= 1
+
+    app.register("job", job)
+    jobs = await app.enqueue_many([("job", {"i": i}) for i in range(1500)])
+    async with running_worker(app, concurrency=7) as worker:
+        await wait_status(app, jobs[-1].id, Status.COMPLETED, timeout=60)
+
+        async def all_done() -> bool:
+            return worker.processed == len(jobs)
+
+        await wait_for(all_done, timeout=60)
+    assert peak <= 7
+    assert sorted(seen) == list(range(1500))  # each exactly once, none lost
+    assert worker.processed == 1500
+
+
+async def test_stopping_while_a_backlog_streams_leaves_nothing_running(app: App) -> None:
+    """A stop in the middle of streaming: the requests in flight land, their jobs finish (or go
+    back to pending), and no job is left running or lost."""
+    import asyncio
+
+    async def job(args: dict[str, int]) -> None:
+        await asyncio.sleep(0.001)
+
+    app.register("job", job)
+    jobs = await app.enqueue_many([("job", {"i": i}) for i in range(3000)])
+    async with running_worker(app) as worker:
+        async def busy() -> bool:
+            return worker.processed >= 300
+
+        await wait_for(busy)
+    statuses = [(await app.get(j.id)).status for j in jobs]
+    assert Status.RUNNING not in statuses
+    assert set(statuses) <= {Status.COMPLETED, Status.PENDING}
+    assert statuses.count(Status.COMPLETED) == worker.processed
+    # what is left is claimed again, in order, by the next worker
+    async with running_worker(app) as again:
+        await wait_status(app, jobs[-1].id, Status.COMPLETED, timeout=60)
+    assert worker.processed + again.processed == 3000
