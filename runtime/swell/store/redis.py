@@ -261,15 +261,16 @@ class RedisStore:
     async def _hot_call(self, name: str, keys: QueueKeys, args: Sequence[Any]) -> Any:
         """``_call`` on a connection of the hot path (see swell.store.direct); redis-py's pooled
         path when all of those are busy, or to load the script after NOSCRIPT."""
-        conn = self._direct.acquire()
         script = self._scripts[name]
-        if conn is None:
-            return await self._evalsha(script, keys, args)
         head = self._heads.get((name, keys.base))
         if head is None:
             head = self._heads[name, keys.base] = pack_head(["EVALSHA", script.sha, 1, keys.base])
+        packed = pack(args, head, 4)  # before taking a connection: nothing to give back if it fails
+        conn = self._direct.acquire()
+        if conn is None:
+            return await self._evalsha(script, keys, args)
         try:
-            return await self._direct.call(conn, pack(args, head, 4))
+            return await self._direct.call(conn, packed)
         except rexc.NoScriptError:
             return await self._evalsha(script, keys, args)  # loads the script, then calls again
         except rexc.RedisError as exc:
@@ -390,7 +391,10 @@ class RedisStore:
         """One packed command on a pooled synchronous connection; once more on a fresh
         connection when a pooled one turns out to be dead (as redis-py's own retry)."""
         pool = client.connection_pool
-        conn = pool.get_connection()
+        try:
+            conn = pool.get_connection()
+        except TypeError:  # redis-py < 5.3 wants the command name
+            conn = pool.get_connection("EVALSHA")
         try:
             try:
                 conn.send_packed_command([packed])  # type: ignore[no-untyped-call]

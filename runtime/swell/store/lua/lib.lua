@@ -1,4 +1,6 @@
--- lib.lua: helpers prepended to every swell script (not a transition by itself).
+-- lib.lua: helpers prepended to every swell script (not a transition by itself). Only top-level
+-- `local` definitions here: each script gets just the ones it refers to, and a K with just
+-- the keys it uses (swell.store.lua_source).
 --
 -- Every script receives ONE key: the base "<prefix>:{queue}:" of one queue's keys, and names
 -- them from it (swell.store.keys.QUEUE_KEY_NAMES). They all share the hash tag {queue}: a
