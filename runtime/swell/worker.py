@@ -2,8 +2,9 @@
 
 One asyncio task (the fetch loop) claims only as many jobs as the worker has free slots (no
 prefetch hoarding, so priorities and the autoscaler's backlog stay truthful) and reports what
-finished in batches: each loop iteration makes one ``claim`` call per queue and one ``settle``
-call for every outcome collected since the last one, run side by side.
+finished in batches: each store request settles every outcome collected since the last one and
+claims for the free slots in one round trip (``Store.settle_and_claim``); while a backlog
+streams in, two requests are in flight, each for at most half the slots (see ``_fetch_loop``).
 
 Semantics (documented for users in the README):
 

@@ -1,9 +1,11 @@
-"""RedisStore: the production Store on Redis (the only module that imports redis).
+"""RedisStore: the production Store on Redis (with swell.store.direct, the only modules that
+import redis).
 
 Every multi-key transition is one Lua script (``swell/store/lua/<transition>.lua``) run with
 EVALSHA on the keys of one queue (all hash-tagged ``{queue}``, see ``swell.store.keys``), so each
 transition is atomic and Cluster-safe. Batches (``claim(n)``, ``settle``, ``enqueue_many``) cost one
-round trip, sent as one pipeline when several queues are involved. Scripts are cached by SHA; a
+round trip, sent as one pipeline when several queues are involved; a worker's settle-and-claim
+and a single enqueue run on the store's own connections (``swell.store.direct``). Scripts are cached by SHA; a
 NOSCRIPT reply (Redis restarted, SCRIPT FLUSH) reloads them and repeats only the calls that did
 not run.
 
