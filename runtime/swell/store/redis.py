@@ -264,10 +264,7 @@ class RedisStore:
         """``_call`` on a connection of the hot path (see swell.store.direct); redis-py's pooled
         path when all of those are busy, or to load the script after NOSCRIPT."""
         script = self._scripts[name]
-        head = self._heads.get((name, keys.base))
-        if head is None:
-            head = self._heads[name, keys.base] = pack_head(["EVALSHA", script.sha, 1, keys.base])
-        packed = pack(args, head, 4)  # before taking a connection: nothing to give back if it fails
+        packed = self._packed(name, keys, args)  # before taking a connection: nothing to give back
         conn = self._direct.acquire()
         if conn is None:
             return await self._evalsha(script, keys, args)
@@ -279,6 +276,14 @@ class RedisStore:
             raise await self._translated(exc) from exc
         except TimeoutError as exc:
             raise await self._translated(rexc.TimeoutError("Timeout reading from socket")) from exc
+
+    def _packed(self, name: str, keys: QueueKeys, args: Sequence[Any]) -> bytes:
+        """``EVALSHA <sha of name> 1 <keys.base> *args`` in RESP; the head is packed once."""
+        head = self._heads.get((name, keys.base))
+        if head is None:
+            script = self._scripts[name]
+            head = self._heads[name, keys.base] = pack_head(["EVALSHA", script.sha, 1, keys.base])
+        return pack(args, head, 4)
 
     async def _call_many(self, calls: Sequence[_Call], before: Sequence[Sequence[Any]] = ()) -> list[Any]:
         """Run many script calls (and plain commands ``before`` them) in one pipeline.
@@ -344,11 +349,6 @@ class RedisStore:
         s = self._settings
         return [fmt_time(s.completed_ttl), str(s.completed_max), fmt_time(s.dead_ttl), str(s.dead_max)]
 
-    def _retention(self, now: float) -> list[str]:
-        s = self._settings
-        return [fmt_time(now - s.completed_ttl), str(s.completed_max), fmt_time(now - s.dead_ttl),
-                str(s.dead_max)]
-
     # -- enqueue -----------------------------------------------------------------------------
     async def enqueue(self, job: Job) -> Job:
         """One job into a registered queue: enqueue_many's work without the batching (grouping
@@ -369,11 +369,7 @@ class RedisStore:
         job = _fresh(job, self.clock())
         queue = job.queue
         args = self._enqueue_args([job])
-        keys = self._qkeys(queue)
-        script = self._scripts["enqueue"]
-        head = self._heads.get(("enqueue", keys.base))
-        if head is None:
-            head = self._heads["enqueue", keys.base] = pack_head(["EVALSHA", script.sha, 1, keys.base])
+        packed = self._packed("enqueue", self._qkeys(queue), args)
         client = self._sync_client()
         tick = time.monotonic()
         try:
@@ -381,10 +377,10 @@ class RedisStore:
                 client.sadd(self._global.queues, queue)
                 self._registered.add(queue)
                 self._registered_at[queue] = tick
-            reply = self._sync_call(client, pack(args, head, 4))
+            reply = self._sync_call(client, packed)
         except rexc.NoScriptError:
-            client.script_load(script.script)
-            reply = self._sync_call(client, pack(args, head, 4))
+            client.script_load(self._scripts["enqueue"].script)
+            reply = self._sync_call(client, packed)
         except rexc.RedisError as exc:
             raise self._translate(exc) from exc
         return self._decode(_s(reply[1]), queue, reply[2]) if reply else job
@@ -514,13 +510,13 @@ class RedisStore:
         lease_until = now + self._settings.lease
         for k in range(0, len(reply), 2):
             job_id = reply[k].decode()
+            token = f"{base}{k // 2 + 1}"  # what the claim gave the k-th job
             try:
-                jobs.append(decode_claimed(job_id, queue, reply[k + 1], token=f"{base}{k // 2 + 1}",
-                                           worker_id=worker_id, started_at=now, lease_until=lease_until))
+                jobs.append(decode_claimed(job_id, queue, reply[k + 1], token=token, worker_id=worker_id,
+                                           started_at=now, lease_until=lease_until))
             except CorruptJob as exc:
                 # Lua could read the state but not the rest: dead-letter it and go on.
                 log.warning("dead-lettering corrupt job %s in queue %s: %s", job_id, queue, exc)
-                token = f"{base}{k // 2 + 1}"
                 bad = corrupt_job(job_id, queue, reply[k + 1], f"corrupt: {exc}")
                 corrupt.append(Outcome(job=_with_token(bad, token), kind=OutcomeKind.FAIL,
                                        reason=f"corrupt: {exc}"))

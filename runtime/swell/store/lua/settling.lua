@@ -55,6 +55,12 @@ local function settle_batch(now, completed_ttl, completed_max, dead_ttl, dead_ma
     if v < d[3] then d[3] = v end
     if v > d[4] then d[4] = v end
   end
+  local function completed(id, o)  -- a completion's bookkeeping, however its state was written
+    terminal[#terminal + 1] = {K.c, id}
+    bump('completed')
+    finished_n = finished_n + 1
+    duration(o[7], o[6])
+  end
 
   for i, o in ipairs(batch) do
     local kind, id, token, payload, extra = o[1], o[2], o[3], o[4], o[5]
@@ -68,10 +74,7 @@ local function settle_batch(now, completed_ttl, completed_max, dead_ttl, dead_ma
       applied[id] = true
       out[i] = 1
       zrem[#zrem + 1] = id
-      terminal[#terminal + 1] = {K.c, id}
-      bump('completed')
-      finished_n = finished_n + 1
-      duration(o[7], o[6])
+      completed(id, o)
       hset[#hset + 1] = id
       hset[#hset + 1] = done
     elseif applied[id] or not (rec and st and status(st) == 'r' and st.tk == token) then
@@ -99,12 +102,9 @@ local function settle_batch(now, completed_ttl, completed_max, dead_ttl, dead_ma
         st.st = 'c'
         st.fa = now
         if payload ~= '' then st.r = payload end
-        terminal[#terminal + 1] = {K.c, id}
-        bump('completed')
+        completed(id, o)
         free_unique(id, st)
         tenant(st, 'r', 'c')
-        finished_n = finished_n + 1
-        duration(o[7], o[6])
       elseif kind == 'y' and not cancel then
         st.q = nil
         st.st = 'y'
